@@ -1,0 +1,143 @@
+"""Bulk import driver: many messages through the ingest pipeline, fast and with bounded memory.
+
+Parsing and analysis (`pipeline.prepare`) run in worker processes; this process commits the
+results in order, a batch of messages per transaction. Bytes already archived on the list are
+recognised by their hash before any parsing, so re-importing an archive is a quick no-op.
+In-flight work is bounded, so memory does not grow with the archive. Used by `mailgate import`
+and `mailgate rebuild`.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, select
+
+from mailgate import ids
+from mailgate.db import Database
+from mailgate.models import MessageList, RawMessage
+from mailgate.pipeline import ListContext, Outcome, Prepared, Where, commit, prepare
+
+BATCH_MESSAGES = 1_000
+CHUNK_MESSAGES = 32
+MAX_CHUNKS_IN_FLIGHT = 8
+
+
+@dataclass
+class ImportSummary:
+    imported: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    reasons: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def add(self, outcome: Outcome, reason: str = "") -> None:
+        if outcome is Outcome.STORED:
+            self.imported += 1
+        elif outcome is Outcome.DUPLICATE:
+            self.duplicates += 1
+        else:
+            self.quarantined += 1
+            self.reasons[reason] += 1
+
+    @property
+    def total(self) -> int:
+        return self.imported + self.duplicates + self.quarantined
+
+
+def _prepare_chunk(chunk: list[tuple[bytes, datetime | None]], ctx: ListContext) -> list[Prepared]:
+    return [prepare(raw, ctx, arrival) for raw, arrival in chunk]
+
+
+def _already_here(conn: Connection, sha: str, list_id: int) -> bool:
+    raw, ml = RawMessage.__table__, MessageList.__table__
+    query = (
+        select(ml.c.message_pk)
+        .join(raw, raw.c.id == ml.c.raw_id)
+        .where(raw.c.sha256 == sha, ml.c.list_id == list_id)
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
+def _chunks(
+    items: Iterable[tuple[bytes, datetime | None]],
+    conn: Connection,
+    ctx: ListContext,
+    summary: ImportSummary,
+) -> Iterator[list[tuple[bytes, datetime | None]]]:
+    chunk: list[tuple[bytes, datetime | None]] = []
+    for raw, arrival in items:
+        if _already_here(conn, ids.sha256_hex(raw), ctx.list_id):
+            summary.add(Outcome.DUPLICATE)
+            continue
+        chunk.append((raw, arrival))
+        if len(chunk) >= CHUNK_MESSAGES:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _prepared_stream(chunks: Iterator[list], ctx: ListContext, workers: int) -> Iterator[Prepared]:
+    if workers <= 1:
+        for chunk in chunks:
+            yield from _prepare_chunk(chunk, ctx)
+        return
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: collections.deque[Future[list[Prepared]]] = collections.deque()
+        for chunk in chunks:
+            pending.append(pool.submit(_prepare_chunk, chunk, ctx))
+            if len(pending) >= MAX_CHUNKS_IN_FLIGHT:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def import_messages(
+    db: Database,
+    ctx: ListContext,
+    items: Iterable[tuple[bytes, datetime | None]],
+    *,
+    source: str,
+    workers: int | None = None,
+    on_message: Callable[[], None] | None = None,
+    replay: bool = False,
+) -> ImportSummary:
+    """Ingest `items` (raw bytes, arrival) into the list of `ctx`, committing in batches.
+
+    One connection does everything: the duplicate pre-check runs inside the open batch
+    transaction, so it sees messages of the batch not yet committed.
+    """
+    summary = ImportSummary()
+    where = Where(list_name=ctx.name, source=source, replay=replay)
+    with db.engine.connect() as conn:
+        transaction = conn.begin()
+        chunks = _chunks(items, conn, ctx, summary)
+        stream = _prepared_stream(
+            chunks, ctx, workers if workers is not None else default_workers()
+        )
+        in_batch = 0
+        for prepared in stream:
+            result = commit(conn, prepared, ctx, where)
+            summary.add(result.outcome, result.reason)
+            in_batch += 1
+            if on_message:
+                on_message()
+            if in_batch >= BATCH_MESSAGES:
+                transaction.commit()
+                transaction, in_batch = conn.begin(), 0
+        transaction.commit()
+    return summary

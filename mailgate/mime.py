@@ -1,0 +1,203 @@
+"""MIME structure of one message: its main text, HTML, attachments and list footers (pure).
+
+`extract_body` walks the parts without recursion (depth and count are capped), picks the main
+text (text/plain preferred, HTML converted to text otherwise), decodes charsets with fallbacks,
+separates list footers that a list server added as their own part, and lists attachments with
+their decoded names (RFC 2231 and RFC 2047), sizes and hashes. `part_at` finds a part again by
+its position (the web archive uses it to serve an attachment from the raw message). Called by
+`parse` and the readers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import Message
+
+from mailgate.charsets import decode_bytes
+from mailgate.headers import decode_header, safe_text
+from mailgate.htmltext import html_to_text
+
+MAX_MIME_DEPTH = 40
+MAX_PARTS = 1_000
+MAX_TEXT_CHARS = 2_000_000
+MAX_FILENAME_CHARS = 500
+MAX_CONTENT_TYPE_CHARS = 200
+MAX_CONTENT_ID_CHARS = 250
+MAX_FOOTER_LINES = 15
+MAX_INLINE_FOOTER_LINES = 6
+CONTAINER_TYPES = frozenset({"message/rfc822", "message/global"})
+_FOOTER_MARKERS = re.compile(
+    r"mailing list|listinfo|liste de diffusion|mailman/options|unsubscribe|désabonn", re.I
+)
+_FOOTER_RULE = re.compile(r"^_{10,}\s*$", re.M)
+_FOOTER_END = re.compile(r"https?://\S+|\S+@\S+|unsubscribe|désabonn|mailing list", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentInfo:
+    position: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    content_id: str | None
+    inline: bool
+
+
+@dataclass(slots=True)
+class BodyParts:
+    text: str = ""
+    html: str | None = None
+    text_from_html: bool = False
+    footer: str = ""
+    attachments: list[AttachmentInfo] = field(default_factory=list)
+    embedded: list[tuple[int, Message]] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+
+
+def iter_leaves(msg: Message) -> Iterator[tuple[int, Message]]:
+    """(position, part) for every non-multipart part, in document order, without recursion.
+
+    Attached messages (message/rfc822) are leaves: their own parts belong to them.
+    """
+    stack: list[tuple[Message, int]] = [(msg, 0)]
+    position = 0
+    while stack and position < MAX_PARTS:
+        part, depth = stack.pop()
+        payload = part.get_payload()
+        if part.is_multipart() and part.get_content_type() not in CONTAINER_TYPES:
+            if depth < MAX_MIME_DEPTH and isinstance(payload, list):
+                stack.extend((child, depth + 1) for child in reversed(payload))
+            continue
+        yield position, part
+        position += 1
+
+
+def part_at(msg: Message, position: int) -> Message | None:
+    """The leaf part at `position` (as numbered by `iter_leaves`), or None."""
+    return next((part for pos, part in iter_leaves(msg) if pos == position), None)
+
+
+def part_bytes(part: Message) -> bytes:
+    """The decoded content of a leaf part (an attached message is serialised)."""
+    if part.get_content_type() in CONTAINER_TYPES:
+        inner = part.get_payload()
+        if isinstance(inner, list) and inner:
+            return inner[0].as_bytes()
+    payload = part.get_payload(decode=True)
+    if isinstance(payload, bytes):
+        return payload
+    return str(part.get_payload()).encode("utf-8", "surrogateescape")
+
+
+def part_text(part: Message) -> str:
+    """Decoded text of a text part, with charset fallbacks."""
+    raw = part_bytes(part)
+    text = decode_bytes(raw, part.get_content_charset())
+    return safe_text(text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT_CHARS])
+
+
+def is_list_footer(text: str) -> bool:
+    """True for the short note a list server appends (Mailman's "___ / list mailing list")."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines or len(lines) > MAX_FOOTER_LINES:
+        return False
+    return bool(_FOOTER_MARKERS.search(text)) and (
+        bool(_FOOTER_RULE.search(text)) or len(lines) <= 4
+    )
+
+
+def strip_trailing_footer(text: str) -> str:
+    """The text without a list footer appended at its very end (inline, after a ___ rule)."""
+    cut = text.rfind("\n____")
+    if cut == -1:
+        return text
+    tail = text[cut:]
+    lines = [line for line in tail.splitlines() if line.strip()]
+    ends_as_footer = bool(lines) and bool(_FOOTER_END.search(lines[-1]))
+    if len(lines) <= MAX_INLINE_FOOTER_LINES and ends_as_footer and is_list_footer(tail):
+        return text[:cut]
+    return text
+
+
+def _filename(part: Message) -> str:
+    try:
+        name = part.get_filename()
+    except (LookupError, UnicodeError, ValueError):
+        name = None
+    return decode_header(name) if name else ""
+
+
+def _attachment(position: int, part: Message, filename: str) -> AttachmentInfo:
+    data = part_bytes(part)
+    content_id = part.get("Content-ID")
+    ctype = part.get_content_type()
+    if not filename and ctype in CONTAINER_TYPES:
+        inner = part.get_payload()
+        subject = (
+            decode_header(inner[0].get("Subject")) if isinstance(inner, list) and inner else ""
+        )
+        filename = f"{subject or 'message'}.eml"
+    return AttachmentInfo(
+        position=position,
+        filename=(filename or f"part-{position}")[:MAX_FILENAME_CHARS],
+        content_type=ctype[:MAX_CONTENT_TYPE_CHARS],
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        content_id=decode_header(content_id).strip("<>")[:MAX_CONTENT_ID_CHARS]
+        if content_id
+        else None,
+        inline=(part.get_content_disposition() or "inline") == "inline",
+    )
+
+
+def _is_body_text(part: Message, ctype: str, filename: str) -> bool:
+    return ctype == "text/plain" and part.get_content_disposition() != "attachment" and not filename
+
+
+def extract_body(msg: Message) -> BodyParts:
+    """The main text, HTML, footers and attachments of a parsed message."""
+    body = BodyParts()
+    texts: list[str] = []
+    for position, part in iter_leaves(msg):
+        ctype = part.get_content_type()
+        filename = _filename(part)
+        if ctype in CONTAINER_TYPES:
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner:
+                body.embedded.append((position, inner[0]))
+            body.attachments.append(_attachment(position, part, filename))
+        elif _is_body_text(part, ctype, filename):
+            text = part_text(part)
+            if (texts and is_list_footer(text)) or (
+                not texts and is_list_footer(text) and body.html is not None
+            ):
+                body.footer = text
+            else:
+                texts.append(text)
+        elif (
+            ctype == "text/html"
+            and part.get_content_disposition() != "attachment"
+            and not (filename and body.html is not None)
+        ):
+            if body.html is None:
+                body.html = part_text(part)
+        else:
+            body.attachments.append(_attachment(position, part, filename))
+    _choose_text(body, texts)
+    if len(body.attachments) >= MAX_PARTS:
+        body.defects.append(f"more than {MAX_PARTS} MIME parts; the rest were ignored")
+    return body
+
+
+def _choose_text(body: BodyParts, texts: list[str]) -> None:
+    if len(texts) == 1 and is_list_footer(texts[0]) and body.html is not None:
+        body.footer, texts = texts[0], []
+    if texts:
+        body.text = "\n\n".join(t.rstrip("\n") for t in texts if t.strip()) or texts[0]
+    elif body.html is not None:
+        body.text = html_to_text(body.html)
+        body.text_from_html = True

@@ -1,0 +1,241 @@
+"""Typed SQLAlchemy 2 models of the archive; the schema itself changes only through migrations.
+
+Raw bytes (`RawMessage`) are the source of truth; everything else is derived from them by the
+ingest pipeline and can be rebuilt. List and thread pages read the narrow `Message` skeleton;
+bodies live apart in `Body`. Used by `store`, `threads`, `pipeline` and the readers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+MID_LENGTH = 250
+ADDRESS_LENGTH = 320
+SUBJECT_KEY_LENGTH = 200
+SNIPPET_LENGTH = 280
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every mailgate table."""
+
+
+class MailingList(Base):
+    __tablename__ = "mailing_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    address: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    description: Mapped[str] = mapped_column(Text, default="")
+    visibility: Mapped[str] = mapped_column(String(16), default="public")
+    language: Mapped[str] = mapped_column(String(8), default="fr")
+
+
+class RawMessage(Base):
+    """The bytes of one delivered copy, zlib-compressed, keyed by the SHA-256 of the bytes."""
+
+    __tablename__ = "raw_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Delivery(Base):
+    """The ledger of what arrived: each stored raw copy and the list it came through.
+
+    Together with `RawMessage` this is the source of truth that `mailgate rebuild` replays;
+    it is never cleared by a rebuild.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    raw_id: Mapped[int] = mapped_column(ForeignKey("raw_messages.id"), index=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("mailing_lists.id"), index=True)
+    arrived_at: Mapped[datetime] = mapped_column(DateTime)
+    source: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Thread(Base):
+    __tablename__ = "threads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    root_mid: Mapped[str | None] = mapped_column(String(MID_LENGTH), nullable=True)
+    first_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ThreadRedirect(Base):
+    """A thread id that was merged into another one (old links keep working)."""
+
+    __tablename__ = "thread_redirects"
+
+    old_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    new_id: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class ThreadNode(Base):
+    """Every Message-ID seen or referenced; a node without a message is a ghost."""
+
+    __tablename__ = "thread_nodes"
+
+    mid: Mapped[str] = mapped_column(String(MID_LENGTH), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(Integer, index=True)
+    parent_mid: Mapped[str | None] = mapped_column(String(MID_LENGTH), nullable=True)
+    ghost: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Message(Base):
+    """The narrow skeleton row that list, thread and search pages read."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_thread_date", "thread_id", "date"),
+        Index("ix_messages_date_id", "date", "id"),
+        Index("ix_messages_subject_key", "subject_key", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    raw_id: Mapped[int] = mapped_column(ForeignKey("raw_messages.id"), index=True)
+    message_id: Mapped[str] = mapped_column(String(MID_LENGTH), index=True)
+    synthetic_mid: Mapped[bool] = mapped_column(Boolean, default=False)
+    thread_id: Mapped[int] = mapped_column(Integer)
+    parent_mid: Mapped[str | None] = mapped_column(String(MID_LENGTH), nullable=True)
+    link: Mapped[str] = mapped_column(String(16), default="root")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    subject_key: Mapped[str] = mapped_column(String(SUBJECT_KEY_LENGTH), default="")
+    reply_like: Mapped[bool] = mapped_column(Boolean, default=False)
+    from_name: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), default="")
+    from_addr: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), default="", index=True)
+    person_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    date: Mapped[datetime] = mapped_column(DateTime)
+    tz_offset: Mapped[int] = mapped_column(Integer, default=0)
+    arrived_at: Mapped[datetime] = mapped_column(DateTime)
+    thread_index: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    thread_index_root: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    has_attachments: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(8), default="fr")
+    snippet: Mapped[str] = mapped_column(String(SNIPPET_LENGTH), default="")
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Body(Base):
+    """Decoded text of one message and its zones (own text, quotes, signature...)."""
+
+    __tablename__ = "bodies"
+
+    message_pk: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    text: Mapped[str] = mapped_column(Text, default="")
+    html: Mapped[str | None] = mapped_column(Text, nullable=True)
+    own_text: Mapped[str] = mapped_column(Text, default="")
+    zones: Mapped[str] = mapped_column(Text, default="[]")
+    defects: Mapped[str] = mapped_column(Text, default="")
+
+
+class Recipient(Base):
+    __tablename__ = "recipients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_pk: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(4))
+    name: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), default="")
+    address: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), default="", index=True)
+
+
+class MessageList(Base):
+    """A message as delivered by one list: the copy's raw bytes and its arrival."""
+
+    __tablename__ = "message_lists"
+    __table_args__ = (Index("ix_message_lists_list_date", "list_id", "date", "message_pk"),)
+
+    message_pk: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    list_id: Mapped[int] = mapped_column(ForeignKey("mailing_lists.id"), primary_key=True)
+    raw_id: Mapped[int] = mapped_column(ForeignKey("raw_messages.id"), index=True)
+    date: Mapped[datetime] = mapped_column(DateTime)
+    arrived_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ThreadList(Base):
+    """Per-list activity of a thread: what the list page sorts by."""
+
+    __tablename__ = "thread_lists"
+    __table_args__ = (Index("ix_thread_lists_activity", "list_id", "last_date", "thread_id"),)
+
+    thread_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("mailing_lists.id"), primary_key=True)
+    first_date: Mapped[datetime] = mapped_column(DateTime)
+    last_date: Mapped[datetime] = mapped_column(DateTime)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Attachment(Base):
+    """An attachment's metadata; its content stays in the raw message (part `position`)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_pk: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(500), default="")
+    content_type: Mapped[str] = mapped_column(String(200), default="application/octet-stream")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    content_id: Mapped[str | None] = mapped_column(String(MID_LENGTH), nullable=True)
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Quarantine(Base):
+    """Mail that could not be handled, kept raw with the reason."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    list_name: Mapped[str] = mapped_column(String(200), default="")
+    source: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class SearchDoc(Base):
+    """Analysed (folded, stemmed) terms of a message, what the full-text index covers."""
+
+    __tablename__ = "search_docs"
+
+    message_pk: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    people: Mapped[str] = mapped_column(Text, default="")
+    recipients: Mapped[str] = mapped_column(Text, default="")
+    files: Mapped[str] = mapped_column(Text, default="")

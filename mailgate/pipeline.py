@@ -1,0 +1,308 @@
+"""The one ingestion function: raw bytes in, a typed outcome out.
+
+Every entry point (SMTP, LMTP, IMAP, mbox/Maildir import, quarantine retry) calls `ingest` or
+`ingest_prepared`. The steps, in order and all visible here:
+
+1. `prepare` (pure, may run in a worker process): hash and compress the raw bytes, parse,
+   split own text from quotes/signatures, analyse search terms, compute the identity
+   fingerprint. Mail that cannot be parsed becomes a quarantine entry with its reason.
+2. `commit` (one database transaction, the caller's): dedupe by raw bytes then by fingerprint
+   (a cross-post becomes one message in both lists), store the raw copy, assign the thread,
+   store the skeleton row, body, recipients, attachments, search terms, update thread
+   activity, then the people profiles.
+
+The live path commits each message on its own (acknowledge only what is durable); the bulk
+import commits batches (see `mailgate.bulk`).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from mailgate import analysis, ids, search_index, store, threads
+from mailgate.config import Settings
+from mailgate.parse import ParsedMessage, ParseError, parse_message
+from mailgate.quoting import split_body
+from mailgate.store import compress, utcnow
+
+SNIPPET_CHARS = 240
+
+
+class Outcome(enum.StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    QUARANTINED = "quarantined"
+
+
+@dataclass(frozen=True, slots=True)
+class ListContext:
+    """What preparing a message for one list needs (picklable, for worker processes)."""
+
+    name: str
+    list_id: int
+    language: str
+    timezone: str
+    list_addresses: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a message came from: its list, the entry point, and when it arrived (naive UTC)."""
+
+    list_name: str
+    source: str
+    arrival: datetime | None = None
+    replay: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    outcome: Outcome
+    list_name: str
+    message_id: str | None = None
+    message_pk: int | None = None
+    thread_id: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A message ready to commit, or (parsed is None) a quarantine entry with its reason."""
+
+    sha256: str
+    size: int
+    compressed: bytes
+    arrival: datetime
+    parsed: ParsedMessage | None = None
+    reason: str = ""
+    own_text: str = ""
+    zones: str = "[]"
+    language: str = "fr"
+    fingerprint: str = ""
+    search: dict[str, str] | None = None
+
+
+def prepare(raw: bytes, ctx: ListContext, arrival: datetime | None = None) -> Prepared:
+    """Everything about a message that needs no database (safe to run in another process)."""
+    sha = ids.sha256_hex(raw)
+    now = utcnow()
+    base = {"sha256": sha, "size": len(raw), "compressed": compress(raw)}
+    try:
+        parsed = parse_message(
+            raw,
+            arrival=arrival or now,
+            default_tz=ZoneInfo(ctx.timezone),
+            list_addresses=ctx.list_addresses,
+        )
+        split = split_body(
+            parsed.text, author_name=parsed.from_name, author_address=parsed.from_addr
+        )
+        own = split.own_text
+        language = analysis.guess_language(own, ctx.language)
+        search = search_index.terms(
+            subject=parsed.subject,
+            from_name=parsed.from_name,
+            from_addr=parsed.from_addr,
+            recipients=(*parsed.to, *parsed.cc),
+            own_text=own,
+            language=language,
+            filenames=[a.filename for a in parsed.attachments if not a.content_id or not a.inline],
+        )
+    except ParseError as exc:
+        return Prepared(**base, arrival=arrival or now, reason=str(exc))
+    except Exception as exc:
+        return Prepared(
+            **base, arrival=arrival or now, reason=f"could not process: {type(exc).__name__}: {exc}"
+        )
+    zones = json.dumps([[z.kind, z.start, z.end] for z in split.zones])
+    fingerprint = ids.fingerprint(
+        parsed.message_id, parsed.from_addr, parsed.subject_key, parsed.body_key
+    )
+    return Prepared(
+        **base,
+        arrival=arrival or parsed.received or parsed.date,
+        parsed=parsed,
+        own_text=own,
+        zones=zones,
+        language=language,
+        fingerprint=fingerprint,
+        search=search,
+    )
+
+
+def _message_values(p: Prepared, raw_id: int, assignment: threads.Assignment) -> dict:
+    m = p.parsed
+    assert m is not None
+    snippet = " ".join(p.own_text.split())[:SNIPPET_CHARS]
+    return {
+        "fingerprint": p.fingerprint,
+        "raw_id": raw_id,
+        "message_id": m.message_id,
+        "synthetic_mid": m.synthetic_mid,
+        "thread_id": assignment.thread_id,
+        "parent_mid": assignment.parent,
+        "link": assignment.link,
+        "subject": m.subject,
+        "subject_key": m.subject_key,
+        "reply_like": m.reply_like,
+        "from_name": m.from_name,
+        "from_addr": m.from_addr,
+        "date": m.date,
+        "tz_offset": m.tz_offset,
+        "arrived_at": p.arrival,
+        "thread_index": m.thread_index,
+        "thread_index_root": m.thread_index[: threads.THREAD_INDEX_ROOT_HEX]
+        if m.thread_index
+        else None,
+        "has_attachments": any(
+            not a.inline or a.content_type.startswith("application/") for a in m.attachments
+        ),
+        "language": p.language,
+        "snippet": snippet,
+        "hidden": False,
+    }
+
+
+def _details(p: Prepared) -> tuple[dict, list[dict], list[dict]]:
+    m = p.parsed
+    assert m is not None
+    body = {
+        "text": m.text,
+        "html": m.html,
+        "own_text": p.own_text,
+        "zones": p.zones,
+        "defects": "; ".join(m.defects)[:2000],
+    }
+    recipients = [
+        {"kind": kind, "name": name[:300], "address": addr[:300]}
+        for kind, group in (("to", m.to), ("cc", m.cc))
+        for name, addr in group
+    ]
+    attachments = [
+        {
+            "position": a.position,
+            "filename": a.filename[:500],
+            "content_type": a.content_type[:200],
+            "size": a.size,
+            "sha256": a.sha256,
+            "content_id": a.content_id[:250] if a.content_id else None,
+            "inline": a.inline,
+        }
+        for a in m.attachments
+    ]
+    return body, recipients, attachments
+
+
+def _linkable(m: ParsedMessage) -> threads.Linkable:
+    return threads.Linkable(
+        mid=m.message_id,
+        aliases=m.aliases,
+        parent=m.parent,
+        references=m.references,
+        thread_index=m.thread_index,
+        subject_key=m.subject_key,
+        reply_like=m.reply_like,
+        date=m.date,
+        subject=m.subject,
+    )
+
+
+def commit(conn: Connection, p: Prepared, ctx: ListContext, where: Where) -> IngestResult:
+    """Store a prepared message in the caller's transaction; idempotent."""
+    if p.parsed is None:
+        store.quarantine(
+            conn,
+            sha256=p.sha256,
+            size=p.size,
+            compressed=p.compressed,
+            reason=p.reason,
+            list_name=ctx.name,
+            source=where.source,
+        )
+        return IngestResult(Outcome.QUARANTINED, ctx.name, reason=p.reason)
+    m = p.parsed
+    raw_id = store.find_raw(conn, p.sha256)
+    if raw_id is not None and (pk := store.copy_in_list(conn, raw_id, ctx.list_id)):
+        return IngestResult(Outcome.DUPLICATE, ctx.name, m.message_id, pk)
+    existing = store.message_by_fingerprint(conn, p.fingerprint)
+    if existing is not None:
+        return _cross_post(conn, p, ctx, where, existing, raw_id)
+    raw_id = _keep_raw(conn, p, ctx, where, raw_id)
+    assignment = threads.assign_thread(conn, _linkable(m))
+    pk = store.add_message(conn, _message_values(p, raw_id, assignment))
+    body, recipients, attachments = _details(p)
+    store.add_details(conn, pk, body, recipients, attachments, p.search or {})
+    store.add_to_list(conn, pk, ctx.list_id, raw_id, m.date, p.arrival)
+    _update_thread(conn, assignment, m, ctx.list_id)
+    return IngestResult(Outcome.STORED, ctx.name, m.message_id, pk, assignment.thread_id)
+
+
+def _keep_raw(
+    conn: Connection, p: Prepared, ctx: ListContext, where: Where, known_id: int | None
+) -> int:
+    raw_id = (
+        known_id
+        if known_id is not None
+        else store.add_raw(conn, p.sha256, p.size, p.compressed, p.arrival, known_new=True)
+    )
+    if not where.replay:
+        store.record_delivery(conn, raw_id, ctx.list_id, p.arrival, where.source)
+    return raw_id
+
+
+def _cross_post(
+    conn: Connection,
+    p: Prepared,
+    ctx: ListContext,
+    where: Where,
+    existing: tuple[int, int, str, datetime],
+    raw_id: int | None,
+) -> IngestResult:
+    pk, thread_id, mid, date = existing
+    if store.in_list(conn, pk, ctx.list_id):
+        return IngestResult(Outcome.DUPLICATE, ctx.name, mid, pk, thread_id)
+    raw_id = _keep_raw(conn, p, ctx, where, raw_id)
+    store.add_to_list(conn, pk, ctx.list_id, raw_id, date, p.arrival)
+    threads.refresh_thread(conn, thread_id)
+    return IngestResult(Outcome.STORED, ctx.name, mid, pk, thread_id)
+
+
+def _update_thread(conn: Connection, a: threads.Assignment, m: ParsedMessage, list_id: int) -> None:
+    """Thread summary, then links of messages the newcomer may parent. A Thread-Index parent
+    can be dated after its child (clocks differ), so such messages re-link the whole thread."""
+    since = None if a.merged or m.thread_index else m.date
+    if a.created:
+        threads.note_message(conn, a.thread_id, list_id, m.date)
+        return
+    if a.merged or a.parent is None:
+        threads.refresh_thread(conn, a.thread_id)
+    else:
+        threads.note_message(conn, a.thread_id, list_id, m.date)
+    threads.relink_weak(conn, a.thread_id, since)
+
+
+def ingest(conn: Connection, raw: bytes, ctx: ListContext, where: Where) -> IngestResult:
+    """Prepare and store one message in the caller's transaction (the live path)."""
+    return commit(conn, prepare(raw, ctx, where.arrival), ctx, where)
+
+
+def list_contexts(settings: Settings, list_ids: dict[str, int]) -> dict[str, ListContext]:
+    """A ListContext per list in the database (ids from `store.sync_lists`); lists created by
+    an import without configuration get the default language."""
+    addresses = frozenset(lst.address.lower() for lst in settings.lists)
+    return {
+        name: ListContext(
+            name=name,
+            list_id=list_id,
+            language=getattr(settings.list_by_name(name), "language", settings.language),
+            timezone=settings.timezone,
+            list_addresses=addresses,
+        )
+        for name, list_id in list_ids.items()
+    }

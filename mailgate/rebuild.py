@@ -1,0 +1,156 @@
+"""`mailgate rebuild`: re-derive the archive from the raw messages and the delivery ledger.
+
+Parsed fields, threads, bodies, the search index and profiles are all derived; this module
+clears them and replays every delivery, in arrival order, through the same ingest pipeline.
+Raw messages, the delivery ledger and the quarantine are never touched. Called by the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select
+
+from mailgate import search_index
+from mailgate.bulk import ImportSummary, import_messages
+from mailgate.db import Database
+from mailgate.models import (
+    Attachment,
+    Body,
+    Delivery,
+    Message,
+    MessageList,
+    RawMessage,
+    Recipient,
+    SearchDoc,
+    Thread,
+    ThreadList,
+    ThreadNode,
+    ThreadRedirect,
+)
+from mailgate.pipeline import ListContext
+from mailgate.store import decompress
+
+DERIVED_TABLES = (
+    Attachment,
+    Recipient,
+    Body,
+    MessageList,
+    Message,
+    ThreadList,
+    Thread,
+    ThreadNode,
+    ThreadRedirect,
+)
+REPLAY_FETCH_ROWS = 500
+
+
+def clear_derived(db: Database) -> None:
+    """Delete every derived row (one transaction)."""
+    with db.engine.begin() as conn:
+        search_index.clear(conn)
+        for model in DERIVED_TABLES:
+            conn.execute(delete(model.__table__))
+
+
+def _deliveries(db: Database, list_id: int) -> Iterator[tuple[bytes, datetime | None]]:
+    deliveries, raws = Delivery.__table__, RawMessage.__table__
+    last_id = 0
+    while True:
+        with db.reader() as session:
+            rows = session.execute(
+                select(deliveries.c.id, raws.c.data, deliveries.c.arrived_at)
+                .join(raws, raws.c.id == deliveries.c.raw_id)
+                .where(deliveries.c.list_id == list_id, deliveries.c.id > last_id)
+                .order_by(deliveries.c.id)
+                .limit(REPLAY_FETCH_ROWS)
+            ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield decompress(row.data), row.arrived_at
+        last_id = rows[-1].id
+
+
+def rebuild_all(
+    db: Database, contexts: dict[str, ListContext], *, workers: int | None = None
+) -> ImportSummary:
+    """Clear derived data and replay all deliveries of the configured lists."""
+    clear_derived(db)
+    total = ImportSummary()
+    for ctx in contexts.values():
+        summary = import_messages(
+            db, ctx, _deliveries(db, ctx.list_id), source="rebuild", workers=workers, replay=True
+        )
+        total.imported += summary.imported
+        total.duplicates += summary.duplicates
+        total.quarantined += summary.quarantined
+        total.reasons.update(summary.reasons)
+    return total
+
+
+def _search_rows(conn, pks: list[int]) -> tuple[dict, dict]:
+    recipients: dict[int, list[tuple[str, str]]] = {}
+    for pk, name, addr in conn.execute(
+        select(
+            Recipient.__table__.c.message_pk,
+            Recipient.__table__.c.name,
+            Recipient.__table__.c.address,
+        ).where(Recipient.__table__.c.message_pk.in_(pks))
+    ):
+        recipients.setdefault(pk, []).append((name, addr))
+    files: dict[int, list[str]] = {}
+    att = Attachment.__table__
+    for pk, filename, cid, inline in conn.execute(
+        select(att.c.message_pk, att.c.filename, att.c.content_id, att.c.inline).where(
+            att.c.message_pk.in_(pks)
+        )
+    ):
+        if not cid or not inline:
+            files.setdefault(pk, []).append(filename)
+    return recipients, files
+
+
+def rebuild_search(db: Database) -> int:
+    """Re-analyse every message's search terms and recreate the full-text index."""
+    msgs, bodies = Message.__table__, Body.__table__
+    count, last = 0, 0
+    with db.engine.begin() as conn:
+        search_index.clear(conn)
+        while True:
+            rows = conn.execute(
+                select(
+                    msgs.c.id,
+                    msgs.c.subject,
+                    msgs.c.from_name,
+                    msgs.c.from_addr,
+                    msgs.c.language,
+                    bodies.c.own_text,
+                )
+                .join(bodies, bodies.c.message_pk == msgs.c.id)
+                .where(msgs.c.id > last)
+                .order_by(msgs.c.id)
+                .limit(REPLAY_FETCH_ROWS)
+            ).all()
+            if not rows:
+                return count
+            recipients, files = _search_rows(conn, [r.id for r in rows])
+            docs = [
+                {
+                    "message_pk": r.id,
+                    **search_index.terms(
+                        subject=r.subject,
+                        from_name=r.from_name,
+                        from_addr=r.from_addr,
+                        recipients=recipients.get(r.id, []),
+                        filenames=files.get(r.id, []),
+                        own_text=r.own_text,
+                        language=r.language,
+                    ),
+                }
+                for r in rows
+            ]
+            conn.execute(insert(SearchDoc.__table__), docs)
+            count += len(rows)
+            last = rows[-1].id

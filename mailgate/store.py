@@ -1,0 +1,263 @@
+"""Archive writes (idempotent adds, quarantine) and the core read queries.
+
+Writes use SQLAlchemy Core on the connection of the caller's transaction so that a bulk import
+can put thousands of messages in one transaction and the live path one message per durable
+commit. Reads return small typed rows for the CLI, the web archive, commands and digests.
+Called by `pipeline`, `cli` and the readers.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from mailgate.config import ListConfig
+from mailgate.models import (
+    Attachment,
+    Body,
+    Delivery,
+    MailingList,
+    Message,
+    MessageList,
+    Quarantine,
+    RawMessage,
+    Recipient,
+    SearchDoc,
+)
+
+RAW_COMPRESSION_LEVEL = 1
+raw_t = RawMessage.__table__
+msgs_t = Message.__table__
+mlists_t = MessageList.__table__
+lists_t = MailingList.__table__
+quarantine_t = Quarantine.__table__
+
+
+def utcnow() -> datetime:
+    """Now as a naive UTC datetime (the stored form)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def compress(raw: bytes) -> bytes:
+    return zlib.compress(raw, RAW_COMPRESSION_LEVEL)
+
+
+def decompress(data: bytes) -> bytes:
+    return zlib.decompress(data)
+
+
+def sync_lists(conn: Connection, lists: Sequence[ListConfig]) -> dict[str, int]:
+    """Make the configured lists exist in the database; returns ids by name."""
+    existing = {row.name: row for row in conn.execute(select(lists_t)).all()}
+    for lst in lists:
+        values = {
+            "address": lst.address,
+            "description": lst.description,
+            "visibility": lst.visibility,
+            "language": lst.language,
+        }
+        row = existing.get(lst.name)
+        if row is None:
+            conn.execute(insert(lists_t).values(name=lst.name, **values))
+        elif any(getattr(row, k) != v for k, v in values.items()):
+            conn.execute(update(lists_t).where(lists_t.c.id == row.id).values(**values))
+    return {name: lid for lid, name in conn.execute(select(lists_t.c.id, lists_t.c.name))}
+
+
+# Statements are built once: constructing them per message costs more than running them.
+_FIND_RAW = select(raw_t.c.id).where(raw_t.c.sha256 == bindparam("sha"))
+_ADD_RAW = insert(raw_t)
+_RAW_DATA = select(raw_t.c.data).where(raw_t.c.id == bindparam("id"))
+_COPY_IN_LIST = select(mlists_t.c.message_pk).where(
+    mlists_t.c.raw_id == bindparam("raw"), mlists_t.c.list_id == bindparam("lid")
+)
+_BY_FINGERPRINT = select(msgs_t.c.id, msgs_t.c.thread_id, msgs_t.c.message_id, msgs_t.c.date).where(
+    msgs_t.c.fingerprint == bindparam("fp")
+)
+_IN_LIST = select(mlists_t.c.message_pk).where(
+    mlists_t.c.message_pk == bindparam("pk"), mlists_t.c.list_id == bindparam("lid")
+)
+_ADD_DELIVERY = insert(Delivery.__table__)
+_ADD_TO_LIST = insert(mlists_t)
+_ADD_MESSAGE = insert(msgs_t)
+_ADD_BODY = insert(Body.__table__)
+_ADD_RECIPIENTS = insert(Recipient.__table__)
+_ADD_ATTACHMENTS = insert(Attachment.__table__)
+_ADD_SEARCH = insert(SearchDoc.__table__)
+
+
+def find_raw(conn: Connection, sha256: str) -> int | None:
+    return conn.execute(_FIND_RAW, {"sha": sha256}).scalar()
+
+
+def add_raw(
+    conn: Connection,
+    sha256: str,
+    size: int,
+    compressed: bytes,
+    when: datetime,
+    *,
+    known_new: bool = False,
+) -> int:
+    """Store a raw copy (or return the id of the identical one already stored)."""
+    existing = None if known_new else find_raw(conn, sha256)
+    if existing is not None:
+        return existing
+    return conn.execute(
+        _ADD_RAW, {"sha256": sha256, "size": size, "data": compressed, "received_at": when}
+    ).inserted_primary_key[0]
+
+
+def raw_bytes(conn: Connection, raw_id: int) -> bytes | None:
+    data = conn.execute(_RAW_DATA, {"id": raw_id}).scalar()
+    return decompress(data) if data is not None else None
+
+
+def copy_in_list(conn: Connection, raw_id: int, list_id: int) -> int | None:
+    """The message stored from exactly these bytes on this list, if any."""
+    return conn.execute(_COPY_IN_LIST, {"raw": raw_id, "lid": list_id}).scalar()
+
+
+def message_by_fingerprint(
+    conn: Connection, fingerprint: str
+) -> tuple[int, int, str, datetime] | None:
+    """(pk, thread id, Message-ID, date) of the message with this identity."""
+    row = conn.execute(_BY_FINGERPRINT, {"fp": fingerprint}).first()
+    return tuple(row) if row else None  # type: ignore[return-value]
+
+
+def in_list(conn: Connection, message_pk: int, list_id: int) -> bool:
+    return conn.execute(_IN_LIST, {"pk": message_pk, "lid": list_id}).first() is not None
+
+
+def record_delivery(
+    conn: Connection, raw_id: int, list_id: int, arrived_at: datetime, source: str
+) -> None:
+    """Note in the ledger that these bytes arrived through this list (replayed by rebuild)."""
+    conn.execute(
+        _ADD_DELIVERY,
+        {"raw_id": raw_id, "list_id": list_id, "arrived_at": arrived_at, "source": source[:200]},
+    )
+
+
+def add_to_list(
+    conn: Connection,
+    message_pk: int,
+    list_id: int,
+    raw_id: int,
+    date: datetime,
+    arrived_at: datetime,
+) -> None:
+    conn.execute(
+        _ADD_TO_LIST,
+        {
+            "message_pk": message_pk,
+            "list_id": list_id,
+            "raw_id": raw_id,
+            "date": date,
+            "arrived_at": arrived_at,
+        },
+    )
+
+
+def add_message(conn: Connection, values: dict) -> int:
+    return conn.execute(_ADD_MESSAGE, values).inserted_primary_key[0]
+
+
+def add_details(
+    conn: Connection,
+    pk: int,
+    body: dict,
+    recipients: list[dict],
+    attachments: list[dict],
+    search: dict,
+) -> None:
+    """Body, recipients, attachment metadata and search terms of a new message."""
+    conn.execute(_ADD_BODY, body | {"message_pk": pk})
+    if recipients:
+        conn.execute(_ADD_RECIPIENTS, [r | {"message_pk": pk} for r in recipients])
+    if attachments:
+        conn.execute(_ADD_ATTACHMENTS, [a | {"message_pk": pk} for a in attachments])
+    conn.execute(_ADD_SEARCH, search | {"message_pk": pk})
+
+
+def quarantine(
+    conn: Connection,
+    *,
+    sha256: str,
+    size: int,
+    compressed: bytes,
+    reason: str,
+    list_name: str,
+    source: str,
+) -> int:
+    """Keep mail that could not be archived, with its reason (once per bytes and reason)."""
+    existing = conn.execute(
+        select(quarantine_t.c.id).where(
+            quarantine_t.c.sha256 == sha256, quarantine_t.c.resolved_at.is_(None)
+        )
+    ).scalar()
+    if existing is not None:
+        conn.execute(
+            update(quarantine_t)
+            .where(quarantine_t.c.id == existing)
+            .values(reason=reason, attempts=quarantine_t.c.attempts + 1)
+        )
+        return existing
+    return conn.execute(
+        insert(quarantine_t).values(
+            sha256=sha256,
+            size=size,
+            data=compressed,
+            reason=reason[:2000],
+            list_name=list_name,
+            source=source,
+            created_at=utcnow(),
+            attempts=1,
+        )
+    ).inserted_primary_key[0]
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    id: int
+    list_name: str
+    source: str
+    reason: str
+    size: int
+    created_at: datetime
+    attempts: int
+
+
+def quarantine_entries(
+    conn: Connection, *, include_resolved: bool = False
+) -> list[QuarantineEntry]:
+    query = select(
+        quarantine_t.c.id,
+        quarantine_t.c.list_name,
+        quarantine_t.c.source,
+        quarantine_t.c.reason,
+        quarantine_t.c.size,
+        quarantine_t.c.created_at,
+        quarantine_t.c.attempts,
+    ).order_by(quarantine_t.c.id)
+    if not include_resolved:
+        query = query.where(quarantine_t.c.resolved_at.is_(None))
+    return [QuarantineEntry(*row) for row in conn.execute(query).all()]
+
+
+def quarantined_raw(conn: Connection, entry_id: int) -> tuple[bytes, str] | None:
+    row = conn.execute(
+        select(quarantine_t.c.data, quarantine_t.c.list_name).where(quarantine_t.c.id == entry_id)
+    ).first()
+    return (decompress(row.data), row.list_name) if row else None
+
+
+def resolve_quarantine(conn: Connection, entry_id: int) -> None:
+    conn.execute(
+        update(quarantine_t).where(quarantine_t.c.id == entry_id).values(resolved_at=utcnow())
+    )

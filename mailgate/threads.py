@@ -1,0 +1,454 @@
+"""Threads: assigned at ingest, merged when a late message links two, ordered without recursion.
+
+A thread is the connected set of messages linked by (1) References/In-Reply-To, including
+ghost rows for ids referenced but not (yet) archived, (2) a shared Outlook Thread-Index
+conversation, (3) for replies with neither, the same normalised subject within a time window.
+Each link is symmetric and depends only on the two messages, so the grouping does not depend
+on arrival order. Parents from headers are kept as written; parents of messages linked by
+Thread-Index or subject are recomputed whenever their thread changes. `display_order` lays a
+thread out parent-before-children with an explicit stack (loops are broken, never followed).
+
+Called by `pipeline` (assignment) and the readers (display order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+
+from mailgate.models import Message, MessageList, Thread, ThreadList, ThreadNode, ThreadRedirect
+
+SUBJECT_WINDOW = timedelta(days=30)
+THREAD_INDEX_ROOT_HEX = 44
+MAX_GHOST_HOPS = 50
+LINKS = ("references", "thread-index", "subject", "root")
+nodes_t = ThreadNode.__table__
+msgs_t = Message.__table__
+threads_t = Thread.__table__
+tlists_t = ThreadList.__table__
+mlists_t = MessageList.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Linkable:
+    """What threading needs to know about an incoming message."""
+
+    mid: str
+    aliases: tuple[str, ...]
+    parent: str | None
+    references: tuple[str, ...]
+    thread_index: str | None
+    subject_key: str
+    reply_like: bool
+    date: datetime
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    thread_id: int
+    link: str
+    parent: str | None
+    merged: tuple[int, ...]
+    created: bool = False
+
+
+def _ti_root(thread_index: str | None) -> str | None:
+    return thread_index[:THREAD_INDEX_ROOT_HEX] if thread_index else None
+
+
+def _subject_linkable(item: Linkable) -> bool:
+    return item.reply_like and item.parent is None and bool(item.subject_key)
+
+
+# Statements are built once: constructing them per message costs more than running them.
+_NODES = select(nodes_t.c.mid, nodes_t.c.thread_id, nodes_t.c.parent_mid, nodes_t.c.ghost).where(
+    nodes_t.c.mid.in_(bindparam("mids", expanding=True))
+)
+_TI_THREADS = (
+    select(msgs_t.c.thread_id).where(msgs_t.c.thread_index_root == bindparam("root")).distinct()
+)
+_SUBJECT_WINDOW = and_(
+    msgs_t.c.subject_key == bindparam("key"),
+    msgs_t.c.date.between(bindparam("lo"), bindparam("hi")),
+)
+_SUBJECT_THREADS = select(msgs_t.c.thread_id).where(_SUBJECT_WINDOW).distinct()
+_WEAK_SUBJECT_THREADS = (
+    select(msgs_t.c.thread_id)
+    .where(_SUBJECT_WINDOW, msgs_t.c.reply_like, msgs_t.c.link != "references")
+    .distinct()
+)
+_NEW_THREAD = insert(threads_t)
+_NEW_THREAD_LIST = insert(tlists_t)
+_INSERT_NODE = insert(nodes_t)
+_REAL_NODE = (
+    update(nodes_t)
+    .where(nodes_t.c.mid == bindparam("m"))
+    .values(thread_id=bindparam("tid"), parent_mid=bindparam("parent"), ghost=False)
+)
+_GHOST_PARENT = (
+    update(nodes_t)
+    .where(nodes_t.c.mid == bindparam("m"), nodes_t.c.parent_mid.is_(None))
+    .values(parent_mid=bindparam("parent"))
+)
+_TI_CANDIDATES = select(msgs_t.c.message_id, msgs_t.c.thread_index).where(
+    msgs_t.c.thread_index_root == bindparam("root"), msgs_t.c.message_id != bindparam("mid")
+)
+_EARLIER = (
+    select(msgs_t.c.message_id)
+    .where(
+        msgs_t.c.thread_id == bindparam("tid"),
+        msgs_t.c.date < bindparam("date"),
+        msgs_t.c.message_id != bindparam("mid"),
+    )
+    .order_by(msgs_t.c.date.desc(), msgs_t.c.id.desc())
+    .limit(1)
+)
+_WEAK_MEMBERS = select(
+    msgs_t.c.id,
+    msgs_t.c.message_id,
+    msgs_t.c.thread_index,
+    msgs_t.c.reply_like,
+    msgs_t.c.date,
+    msgs_t.c.link,
+    msgs_t.c.parent_mid,
+).where(
+    msgs_t.c.thread_id == bindparam("tid"),
+    msgs_t.c.link != "references",
+    msgs_t.c.date > bindparam("since"),
+)
+_SET_LINK = (
+    update(msgs_t)
+    .where(msgs_t.c.id == bindparam("pk"))
+    .values(parent_mid=bindparam("parent"), link=bindparam("link"))
+)
+_SET_NODE_PARENT = (
+    update(nodes_t).where(nodes_t.c.mid == bindparam("m")).values(parent_mid=bindparam("parent"))
+)
+EPOCH = datetime(1900, 1, 1)
+
+
+def _related_threads(conn: Connection, item: Linkable, nodes: list) -> set[int]:
+    """Threads this message links to: by ids, by Outlook conversation, by subject."""
+    tids = {n.thread_id for n in nodes}
+    root = _ti_root(item.thread_index)
+    if root:
+        tids |= set(conn.scalars(_TI_THREADS, {"root": root}))
+    if item.subject_key:
+        window = {
+            "key": item.subject_key,
+            "lo": item.date - SUBJECT_WINDOW,
+            "hi": item.date + SUBJECT_WINDOW,
+        }
+        query = _SUBJECT_THREADS if _subject_linkable(item) else _WEAK_SUBJECT_THREADS
+        tids |= set(conn.scalars(query, window))
+    return tids
+
+
+def _merge(conn: Connection, keep: int, others: Iterable[int]) -> None:
+    others = sorted(set(others) - {keep})
+    if not others:
+        return
+    for table in (nodes_t, msgs_t):
+        conn.execute(update(table).where(table.c.thread_id.in_(others)).values(thread_id=keep))
+    redirects = ThreadRedirect.__table__
+    conn.execute(update(redirects).where(redirects.c.new_id.in_(others)).values(new_id=keep))
+    conn.execute(insert(redirects), [{"old_id": old, "new_id": keep} for old in others])
+    conn.execute(delete(tlists_t).where(tlists_t.c.thread_id.in_(others)))
+    conn.execute(delete(threads_t).where(threads_t.c.id.in_(others)))
+
+
+def _record_nodes(
+    conn: Connection, item: Linkable, thread_id: int, parent: str | None, nodes: list
+) -> None:
+    """Write the message's own node (and aliases) as real, its references as ghosts.
+
+    A real node's parent is what its own headers say; a ghost's parent is filled once, from
+    the first References chain that names it (JWZ: existing links are not changed).
+    """
+    known = {n.mid: n for n in nodes}
+    new_rows: list[dict] = []
+    for mid, node_parent in ((item.mid, parent), *((a, item.mid) for a in item.aliases)):
+        if mid in known:
+            conn.execute(_REAL_NODE, {"m": mid, "tid": thread_id, "parent": node_parent})
+        else:
+            new_rows.append(
+                {"mid": mid, "thread_id": thread_id, "parent_mid": node_parent, "ghost": False}
+            )
+            known[mid] = None
+    previous: str | None = None
+    for ref in item.references:
+        if ref not in known:
+            new_rows.append(
+                {"mid": ref, "thread_id": thread_id, "parent_mid": previous, "ghost": True}
+            )
+            known[ref] = None
+        elif (
+            known[ref] is not None
+            and known[ref].ghost
+            and known[ref].parent_mid is None
+            and previous is not None
+            and previous != ref
+        ):
+            conn.execute(_GHOST_PARENT, {"m": ref, "parent": previous})
+        previous = ref
+    if new_rows:
+        conn.execute(_INSERT_NODE, new_rows)
+
+
+def weak_link(
+    conn: Connection,
+    thread_id: int,
+    mid: str,
+    thread_index: str | None,
+    reply_like: bool,
+    date: datetime,
+) -> tuple[str, str | None]:
+    """(link, parent) of a message without a parent in its headers, from its thread's members.
+
+    Thread-Index: the message whose index is the longest proper prefix of ours. Otherwise a
+    reply (by prefix or by Thread-Index) hangs under the latest earlier message of the thread.
+    Anything else is a root. Depends only on the thread's members, not on arrival order.
+    """
+    is_child = bool(thread_index) and len(thread_index or "") > THREAD_INDEX_ROOT_HEX
+    same_root = []
+    if thread_index:
+        same_root = conn.execute(
+            _TI_CANDIDATES, {"root": thread_index[:THREAD_INDEX_ROOT_HEX], "mid": mid}
+        ).all()
+        prefixes = [
+            r
+            for r in same_root
+            if r.thread_index
+            and thread_index.startswith(r.thread_index)
+            and len(r.thread_index) < len(thread_index)
+        ]
+        if prefixes:
+            return "thread-index", max(prefixes, key=lambda r: len(r.thread_index)).message_id
+    if not (reply_like or is_child):
+        return "root", None
+    earlier = conn.execute(_EARLIER, {"tid": thread_id, "date": date, "mid": mid}).scalar()
+    if earlier is None:
+        return "root", None
+    return ("thread-index" if is_child and same_root else "subject"), earlier
+
+
+def assign_thread(conn: Connection, item: Linkable) -> Assignment:
+    """Choose (or create) the thread of an incoming message, merging threads it links."""
+    nodes = conn.execute(_NODES, {"mids": [item.mid, *item.aliases, *item.references]}).all()
+    tids = _related_threads(conn, item, nodes)
+    link = "references" if item.parent else "root"
+    created = not tids
+    if tids:
+        keep = min(tids)
+        _merge(conn, keep, tids)
+    else:
+        keep = conn.execute(
+            _NEW_THREAD,
+            {
+                "subject": item.subject,
+                "root_mid": item.mid,
+                "first_date": item.date,
+                "last_date": item.date,
+                "message_count": 0,
+            },
+        ).inserted_primary_key[0]
+    parent = item.parent
+    if parent is None:
+        link, parent = weak_link(
+            conn, keep, item.mid, item.thread_index, item.reply_like, item.date
+        )
+    _record_nodes(conn, item, keep, parent, nodes)
+    return Assignment(
+        thread_id=keep,
+        link=link,
+        parent=parent,
+        merged=tuple(sorted(tids - {keep})),
+        created=created,
+    )
+
+
+def relink_weak(conn: Connection, thread_id: int, since: datetime | None) -> None:
+    """Re-derive link and parent of the thread's messages that have no parent in their headers
+    (only those dated after `since`, whose candidates the new message can change)."""
+    for row in conn.execute(_WEAK_MEMBERS, {"tid": thread_id, "since": since or EPOCH}).all():
+        link, parent = weak_link(
+            conn, thread_id, row.message_id, row.thread_index, row.reply_like, row.date
+        )
+        if (link, parent) != (row.link, row.parent_mid):
+            conn.execute(_SET_LINK, {"pk": row.id, "parent": parent, "link": link})
+            conn.execute(_SET_NODE_PARENT, {"m": row.message_id, "parent": parent})
+
+
+def refresh_thread(conn: Connection, thread_id: int) -> None:
+    """Recompute a thread's summary row and per-list activity from its messages."""
+    visible = and_(msgs_t.c.thread_id == thread_id, msgs_t.c.hidden.is_(False))
+    count, first, last = conn.execute(
+        select(func.count(), func.min(msgs_t.c.date), func.max(msgs_t.c.date)).where(visible)
+    ).one()
+    root = conn.execute(
+        select(msgs_t.c.message_id, msgs_t.c.subject)
+        .where(visible)
+        .order_by(msgs_t.c.parent_mid.is_not(None), msgs_t.c.date, msgs_t.c.id)
+        .limit(1)
+    ).first()
+    values = {"message_count": count, "first_date": first, "last_date": last}
+    if root is not None:
+        values |= {"root_mid": root.message_id, "subject": root.subject}
+    conn.execute(update(threads_t).where(threads_t.c.id == thread_id).values(**values))
+    conn.execute(delete(tlists_t).where(tlists_t.c.thread_id == thread_id))
+    per_list = conn.execute(
+        select(mlists_t.c.list_id, func.count(), func.min(msgs_t.c.date), func.max(msgs_t.c.date))
+        .join(msgs_t, msgs_t.c.id == mlists_t.c.message_pk)
+        .where(visible)
+        .group_by(mlists_t.c.list_id)
+    ).all()
+    if per_list:
+        conn.execute(
+            insert(tlists_t),
+            [
+                {
+                    "thread_id": thread_id,
+                    "list_id": lid,
+                    "message_count": n,
+                    "first_date": lo,
+                    "last_date": hi,
+                }
+                for lid, n, lo, hi in per_list
+            ],
+        )
+
+
+def _extreme(conn: Connection, name: str):
+    if conn.dialect.name == "sqlite":
+        return getattr(func, name)
+    return func.least if name == "min" else func.greatest
+
+
+_THREAD_BUMP: dict[str, object] = {}
+
+
+def _bump_statements(conn: Connection) -> tuple:
+    cached = _THREAD_BUMP.get(conn.dialect.name)
+    if cached is None:
+        least, greatest = _extreme(conn, "min"), _extreme(conn, "max")
+        date = bindparam("date")
+        cached = (
+            update(threads_t)
+            .where(threads_t.c.id == bindparam("tid"))
+            .values(
+                message_count=threads_t.c.message_count + 1,
+                first_date=func.coalesce(least(threads_t.c.first_date, date), date),
+                last_date=func.coalesce(greatest(threads_t.c.last_date, date), date),
+            ),
+            update(tlists_t)
+            .where(tlists_t.c.thread_id == bindparam("tid"), tlists_t.c.list_id == bindparam("lid"))
+            .values(
+                message_count=tlists_t.c.message_count + 1,
+                last_date=greatest(tlists_t.c.last_date, date),
+            ),
+        )
+        _THREAD_BUMP[conn.dialect.name] = cached
+    return cached  # type: ignore[return-value]
+
+
+def note_message(conn: Connection, thread_id: int, list_id: int, date: datetime) -> None:
+    """Cheap summary update for one new visible message in a thread (the bulk-import path)."""
+    bump_thread, bump_list = _bump_statements(conn)
+    params = {"tid": thread_id, "lid": list_id, "date": date}
+    conn.execute(bump_thread, params)
+    if not conn.execute(bump_list, params).rowcount:
+        conn.execute(
+            _NEW_THREAD_LIST,
+            {
+                "thread_id": thread_id,
+                "list_id": list_id,
+                "first_date": date,
+                "last_date": date,
+                "message_count": 1,
+            },
+        )
+
+
+def resolve_thread_id(conn: Connection, thread_id: int) -> int | None:
+    """The current id of a thread, following merges; None when it never existed."""
+    if conn.execute(select(threads_t.c.id).where(threads_t.c.id == thread_id)).first():
+        return thread_id
+    return conn.execute(
+        select(ThreadRedirect.__table__.c.new_id).where(
+            ThreadRedirect.__table__.c.old_id == thread_id
+        )
+    ).scalar()
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """One message in display order: its depth and the message it is shown under."""
+
+    key: int
+    depth: int
+    parent_key: int | None
+
+
+def display_order(
+    items: Sequence[tuple[int, str, str | None, datetime]],
+    ghost_parents: dict[str, str | None] | None = None,
+) -> list[Placed]:
+    """Lay out a thread: parents before children, siblings by date, without recursion.
+
+    `items` are (key, mid, parent mid, date) of the thread's messages; `ghost_parents` maps
+    ghost ids to their own parent so a reply to a missing message is shown under that
+    message's nearest archived ancestor. Reference loops are broken at the earliest message.
+    """
+    ghosts = ghost_parents or {}
+    order = sorted(items, key=lambda it: (it[3], it[0]))
+    key_of: dict[str, int] = {}
+    for key, mid, _parent, _date in order:
+        key_of.setdefault(mid, key)
+    children: dict[int | None, list[int]] = {}
+    for key, mid, parent, _date in order:
+        shown = _visible_parent(parent, key_of, ghosts, mid)
+        children.setdefault(shown, []).append(key)
+    parent_of = {c: p for p, cs in children.items() for c in cs}
+    placed: list[Placed] = []
+    seen: set[int] = set()
+    roots = list(children.get(None, []))
+    pending = iter([key for key, _m, _p, _d in order])
+    while len(seen) < len(order):
+        if not roots:
+            roots = [next(key for key in pending if key not in seen)]
+        stack = [(key, 0) for key in reversed(roots)]
+        roots = []
+        while stack:
+            key, depth = stack.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            placed.append(
+                Placed(key=key, depth=depth, parent_key=parent_of.get(key) if depth else None)
+            )
+            stack.extend((c, depth + 1) for c in reversed(children.get(key, [])) if c not in seen)
+    return placed
+
+
+def _visible_parent(
+    parent: str | None, key_of: dict[str, int], ghosts: dict[str, str | None], own: str
+) -> int | None:
+    hops = 0
+    while parent is not None and parent not in key_of and hops < MAX_GHOST_HOPS:
+        parent = ghosts.get(parent)
+        hops += 1
+    if parent is None or parent == own or parent not in key_of:
+        return None
+    return key_of[parent]
+
+
+def ghost_parents(conn: Connection, thread_id: int) -> dict[str, str | None]:
+    """Parents recorded for the ids of a thread, ghosts included (for `display_order`)."""
+    rows = conn.execute(
+        select(nodes_t.c.mid, nodes_t.c.parent_mid).where(nodes_t.c.thread_id == thread_id)
+    ).all()
+    return {mid: parent for mid, parent in rows}

@@ -1,0 +1,101 @@
+"""The ingest pipeline on both backends: typed outcomes, idempotence, cross-posts, quarantine."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from mailgate import store
+from mailgate.models import Body, Delivery, Message, MessageList, Quarantine, RawMessage
+from mailgate.pipeline import Outcome, Where, ingest
+from tests.mailfactory import make_mail
+
+
+def _ingest(db, ctx, raw: bytes, source: str = "test"):
+    with db.engine.begin() as conn:
+        return ingest(conn, raw, ctx, Where(ctx.name, source))
+
+
+def _count(db, model) -> int:
+    with db.reader() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_stored_then_duplicate(db, contexts) -> None:
+    raw = make_mail("a1@example.org", "Premier message")
+    first = _ingest(db, contexts["dev"], raw)
+    assert first.outcome is Outcome.STORED
+    assert first.message_id == "a1@example.org"
+    again = _ingest(db, contexts["dev"], raw)
+    assert again.outcome is Outcome.DUPLICATE
+    assert again.message_pk == first.message_pk
+    assert _count(db, Message) == 1
+    assert _count(db, RawMessage) == 1
+    assert _count(db, Delivery) == 1
+
+
+def test_raw_bytes_are_kept_losslessly(db, contexts) -> None:
+    raw = make_mail("lossless@example.org", body="caf\xe9 cr\xe8me\n", charset="latin-1")
+    result = _ingest(db, contexts["dev"], raw)
+    with db.reader() as session:
+        raw_id = session.scalar(select(Message.raw_id).where(Message.id == result.message_pk))
+        assert store.raw_bytes(session.connection(), raw_id) == raw
+
+
+def test_same_message_id_different_content_kept_apart(db, contexts) -> None:
+    one = _ingest(db, contexts["dev"], make_mail("same@example.org", "Un", body="premier\n"))
+    two = _ingest(db, contexts["dev"], make_mail("same@example.org", "Deux", body="second\n"))
+    assert one.outcome is two.outcome is Outcome.STORED
+    assert one.message_pk != two.message_pk
+
+
+def test_cross_post_is_one_message_in_both_lists(db, contexts) -> None:
+    base = make_mail("cross@example.org", "[dev] Annonce", body="Texte commun\n")
+    other = base.replace(b"Subject: [dev] Annonce", b"Subject: [annonces] Annonce") + (
+        b"\n_______________________________________________\nannonces mailing list\n"
+        b"annonces@lists.example.org\nhttps://lists.example.org/listinfo/annonces\n"
+    )
+    first = _ingest(db, contexts["dev"], base)
+    second = _ingest(db, contexts["annonces"], other)
+    assert first.outcome is second.outcome is Outcome.STORED
+    assert first.message_pk == second.message_pk
+    assert _count(db, Message) == 1
+    assert _count(db, MessageList) == 2
+    assert _count(db, RawMessage) == 2  # each list's copy is kept as delivered
+    assert _ingest(db, contexts["annonces"], other).outcome is Outcome.DUPLICATE
+
+
+def test_unparseable_mail_is_quarantined_with_reason(db, contexts) -> None:
+    for junk in (b"", b"\x00\x01binary junk without headers\n", b"   \n\n"):
+        result = _ingest(db, contexts["dev"], junk)
+        assert result.outcome is Outcome.QUARANTINED
+        assert result.reason
+    with db.reader() as session:
+        entries = store.quarantine_entries(session.connection())
+    assert {e.reason for e in entries} >= {"empty message"}
+    assert all(e.reason for e in entries)
+    assert _count(db, Message) == 0
+
+
+def test_message_without_message_id_gets_stable_synthetic_id(db, contexts) -> None:
+    raw = make_mail(None, "Sans identifiant")
+    first = _ingest(db, contexts["dev"], raw)
+    assert first.outcome is Outcome.STORED
+    assert first.message_id.endswith("@synthetic.mailgate.invalid")
+    assert _ingest(db, contexts["dev"], raw).message_id == first.message_id
+
+
+def test_own_text_excludes_quote_and_signature(db, contexts) -> None:
+    body = (
+        "Je suis d'accord.\n\nLe 03/03/2025 à 09:12, Paul a écrit :\n> texte cité\n"
+        "> encore\n\n-- \nAlice\n"
+    )
+    result = _ingest(db, contexts["dev"], make_mail("own@example.org", "Re: x", body=body))
+    with db.reader() as session:
+        own = session.scalar(select(Body.own_text).where(Body.message_pk == result.message_pk))
+    assert own == "Je suis d'accord."
+
+
+def test_quarantine_keeps_raw_and_is_not_repeated(db, contexts) -> None:
+    _ingest(db, contexts["dev"], b"")
+    _ingest(db, contexts["dev"], b"")
+    assert _count(db, Quarantine) == 1
