@@ -7,7 +7,7 @@ from mailgate.pipeline import Where, ingest
 from tests.mailfactory import make_mail
 
 
-def test_private_lists_need_a_named_reader(settings) -> None:  # noqa: ANN001
+def test_private_lists_need_a_named_reader(settings) -> None:
     assert can_see_list(settings, ANONYMOUS, "dev")
     assert not can_see_list(settings, ANONYMOUS, "secret")
     assert can_see_list(settings, Viewer("alice"), "secret")
@@ -16,7 +16,7 @@ def test_private_lists_need_a_named_reader(settings) -> None:  # noqa: ANN001
     assert not can_see_list(settings, Viewer("alice"), "no-such-list")
 
 
-def test_message_visibility_follows_its_lists(db, contexts, settings) -> None:  # noqa: ANN001
+def test_message_visibility_follows_its_lists(db, contexts, settings) -> None:
     with db.engine.begin() as conn:
         secret = ingest(conn, make_mail("s@x", "Secret"), contexts["secret"], Where("secret", "t"))
         public = ingest(conn, make_mail("p@x", "Public"), contexts["dev"], Where("dev", "t"))
