@@ -239,3 +239,19 @@ class SearchDoc(Base):
     people: Mapped[str] = mapped_column(Text, default="")
     recipients: Mapped[str] = mapped_column(Text, default="")
     files: Mapped[str] = mapped_column(Text, default="")
+
+
+class CommandInbox(Base):
+    """Mail to a command, owner or bot address, kept until the command worker handles it."""
+
+    __tablename__ = "command_inbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    list_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    recipient: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    outcome: Mapped[str] = mapped_column(Text, default="")
