@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, DateTime, and_, bindparam, delete, func, insert, select, update
 
 from mailgate.models import Message, MessageList, Thread, ThreadList, ThreadNode, ThreadRedirect
 
@@ -335,7 +335,7 @@ def _bump_statements(conn: Connection) -> tuple:
     cached = _THREAD_BUMP.get(conn.dialect.name)
     if cached is None:
         least, greatest = _extreme(conn, "min"), _extreme(conn, "max")
-        date = bindparam("date")
+        date = bindparam("date", type_=DateTime())  # typed: the SQLite form has microseconds
         cached = (
             update(threads_t)
             .where(threads_t.c.id == bindparam("tid"))

@@ -43,6 +43,8 @@ def obfuscate_raw(raw: bytes) -> bytes:
 def _stream(p: Page, keys: list, filename: str) -> Response:
     db = p.state.db
     transform = obfuscate_raw if p.hide else (lambda raw: raw)
+    if p.hide:
+        keys = [(raw_id, sender.split("@")[0] + "@...", date) for raw_id, sender, date in keys]
 
     def entries() -> Iterator[bytes]:
         for start in range(0, len(keys), mbox_export.EXPORT_BATCH):

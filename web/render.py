@@ -27,6 +27,7 @@ FOLDED = frozenset({"quote", "attribution", "signature", "disclaimer", "footer"}
 OPEN = frozenset({"fwd-header", "forwarded"})
 LABEL_ORDER = ("quote", "forwarded", "signature", "disclaimer", "footer", "attribution")
 _ADDRESS = re.compile(r"([\w.!#$%&'*+/=?^`{|}~-]+)@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+_TAGS = re.compile(r"(<[^>]*>)")
 _URL = re.compile(r"https?://[^\s<>\"']+", re.I)
 _URL_TRAILING = ".,;:!?)]}'\""
 _PATCH = re.compile(r"^(?:diff --git |--- a/|\+\+\+ b/|@@ -\d)", re.M)
@@ -212,9 +213,9 @@ def sanitize_html(html: str, cid_urls: dict[str, str], hide_addresses: bool) -> 
             return None  # remote and data: images are never loaded
         if attr == "href" and value.lower().startswith("cid:"):
             return None
-        if attr == "href" and hide_addresses and value.lower().startswith("mailto:"):
+        if hide_addresses and attr == "href" and value.lower().startswith("mailto:"):
             return None
-        return value
+        return obfuscate(value) if hide_addresses else value
 
     clean = nh3.clean(
         html,
@@ -226,7 +227,11 @@ def sanitize_html(html: str, cid_urls: dict[str, str], hide_addresses: bool) -> 
         link_rel="nofollow noopener noreferrer",
         strip_comments=True,
     )
-    return Markup(obfuscate(clean) if hide_addresses else clean)
+    if hide_addresses:  # text between tags; attributes were handled by the filter
+        clean = "".join(
+            piece if piece.startswith("<") else obfuscate(piece) for piece in _TAGS.split(clean)
+        )
+    return Markup(clean)
 
 
 def cid_urls(attachments: list[AttachmentRow], url_for: Callable[[AttachmentRow], str]) -> dict:
