@@ -152,7 +152,13 @@ def _segments(lines: list[str], zones: list[list]) -> list[tuple[str, int, int]]
 
 
 def _group(kind: str) -> str:
-    return "folded" if kind in FOLDED else "open" if kind in OPEN else "own"
+    """Zones shown together: own text; quotes with their attribution; signature-like tails;
+    forwarded text (shown open)."""
+    if kind in ("quote", "attribution"):
+        return "folded-quote"
+    if kind in FOLDED:
+        return "folded-tail"
+    return "open" if kind in OPEN else "own"
 
 
 def _blocks(lines: list[str], zones: list[list]) -> list[tuple[str, list[str]]]:
@@ -179,7 +185,8 @@ def _blocks(lines: list[str], zones: list[list]) -> list[tuple[str, list[str]]]:
             chunk.pop(0)
         if chunk:
             label = next((k for k in LABEL_ORDER if k in kinds), "quote")
-            result.append((group if group == "own" else f"{group}:{label}", chunk))
+            state = "open" if group == "open" else "folded"
+            result.append(("own" if group == "own" else f"{state}:{label}", chunk))
     return result
 
 
