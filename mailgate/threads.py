@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
+from mailgate.fastsql import FastStatement
 from mailgate.models import Message, MessageList, Thread, ThreadList, ThreadNode, ThreadRedirect
 
 SUBJECT_WINDOW = timedelta(days=30)
@@ -68,36 +69,38 @@ def _subject_linkable(item: Linkable) -> bool:
 _NODES = select(nodes_t.c.mid, nodes_t.c.thread_id, nodes_t.c.parent_mid, nodes_t.c.ghost).where(
     nodes_t.c.mid.in_(bindparam("mids", expanding=True))
 )
-_TI_THREADS = (
+_TI_THREADS = FastStatement(
     select(msgs_t.c.thread_id).where(msgs_t.c.thread_index_root == bindparam("root")).distinct()
 )
 _SUBJECT_WINDOW = and_(
     msgs_t.c.subject_key == bindparam("key"),
     msgs_t.c.date.between(bindparam("lo"), bindparam("hi")),
 )
-_SUBJECT_THREADS = select(msgs_t.c.thread_id).where(_SUBJECT_WINDOW).distinct()
-_WEAK_SUBJECT_THREADS = (
+_SUBJECT_THREADS = FastStatement(select(msgs_t.c.thread_id).where(_SUBJECT_WINDOW).distinct())
+_WEAK_SUBJECT_THREADS = FastStatement(
     select(msgs_t.c.thread_id)
     .where(_SUBJECT_WINDOW, msgs_t.c.reply_like, msgs_t.c.link != "references")
     .distinct()
 )
-_NEW_THREAD = insert(threads_t)
-_NEW_THREAD_LIST = insert(tlists_t)
+_NEW_THREAD = FastStatement(insert(threads_t), returns_id=True)
+_NEW_THREAD_LIST = FastStatement(insert(tlists_t))
 _INSERT_NODE = insert(nodes_t)
-_REAL_NODE = (
+_REAL_NODE = FastStatement(
     update(nodes_t)
     .where(nodes_t.c.mid == bindparam("m"))
     .values(thread_id=bindparam("tid"), parent_mid=bindparam("parent"), ghost=False)
 )
-_GHOST_PARENT = (
+_GHOST_PARENT = FastStatement(
     update(nodes_t)
     .where(nodes_t.c.mid == bindparam("m"), nodes_t.c.parent_mid.is_(None))
     .values(parent_mid=bindparam("parent"))
 )
-_TI_CANDIDATES = select(msgs_t.c.message_id, msgs_t.c.thread_index).where(
-    msgs_t.c.thread_index_root == bindparam("root"), msgs_t.c.message_id != bindparam("mid")
+_TI_CANDIDATES = FastStatement(
+    select(msgs_t.c.message_id, msgs_t.c.thread_index).where(
+        msgs_t.c.thread_index_root == bindparam("root"), msgs_t.c.message_id != bindparam("mid")
+    )
 )
-_EARLIER = (
+_EARLIER = FastStatement(
     select(msgs_t.c.message_id)
     .where(
         msgs_t.c.thread_id == bindparam("tid"),
@@ -120,12 +123,12 @@ _WEAK_MEMBERS = select(
     msgs_t.c.link != "references",
     msgs_t.c.date > bindparam("since"),
 )
-_SET_LINK = (
+_SET_LINK = FastStatement(
     update(msgs_t)
     .where(msgs_t.c.id == bindparam("pk"))
     .values(parent_mid=bindparam("parent"), link=bindparam("link"))
 )
-_SET_NODE_PARENT = (
+_SET_NODE_PARENT = FastStatement(
     update(nodes_t).where(nodes_t.c.mid == bindparam("m")).values(parent_mid=bindparam("parent"))
 )
 EPOCH = datetime(1900, 1, 1)
@@ -136,7 +139,7 @@ def _related_threads(conn: Connection, item: Linkable, nodes: list) -> set[int]:
     tids = {n.thread_id for n in nodes}
     root = _ti_root(item.thread_index)
     if root:
-        tids |= set(conn.scalars(_TI_THREADS, {"root": root}))
+        tids |= {row[0] for row in _TI_THREADS.all(conn, {"root": root})}
     if item.subject_key:
         window = {
             "key": item.subject_key,
@@ -144,7 +147,7 @@ def _related_threads(conn: Connection, item: Linkable, nodes: list) -> set[int]:
             "hi": item.date + SUBJECT_WINDOW,
         }
         query = _SUBJECT_THREADS if _subject_linkable(item) else _WEAK_SUBJECT_THREADS
-        tids |= set(conn.scalars(query, window))
+        tids |= {row[0] for row in query.all(conn, window)}
     return tids
 
 
@@ -173,7 +176,7 @@ def _record_nodes(
     new_rows: list[dict] = []
     for mid, node_parent in ((item.mid, parent), *((a, item.mid) for a in item.aliases)):
         if mid in known:
-            conn.execute(_REAL_NODE, {"m": mid, "tid": thread_id, "parent": node_parent})
+            _REAL_NODE.execute(conn, {"m": mid, "tid": thread_id, "parent": node_parent})
         else:
             new_rows.append(
                 {"mid": mid, "thread_id": thread_id, "parent_mid": node_parent, "ghost": False}
@@ -193,7 +196,7 @@ def _record_nodes(
             and previous is not None
             and previous != ref
         ):
-            conn.execute(_GHOST_PARENT, {"m": ref, "parent": previous})
+            _GHOST_PARENT.execute(conn, {"m": ref, "parent": previous})
         previous = ref
     if new_rows:
         conn.execute(_INSERT_NODE, new_rows)
@@ -216,21 +219,19 @@ def weak_link(
     is_child = bool(thread_index) and len(thread_index or "") > THREAD_INDEX_ROOT_HEX
     same_root = []
     if thread_index:
-        same_root = conn.execute(
-            _TI_CANDIDATES, {"root": thread_index[:THREAD_INDEX_ROOT_HEX], "mid": mid}
-        ).all()
+        same_root = _TI_CANDIDATES.all(
+            conn, {"root": thread_index[:THREAD_INDEX_ROOT_HEX], "mid": mid}
+        )
         prefixes = [
             r
             for r in same_root
-            if r.thread_index
-            and thread_index.startswith(r.thread_index)
-            and len(r.thread_index) < len(thread_index)
+            if r[1] and thread_index.startswith(r[1]) and len(r[1]) < len(thread_index)
         ]
         if prefixes:
-            return "thread-index", max(prefixes, key=lambda r: len(r.thread_index)).message_id
+            return "thread-index", max(prefixes, key=lambda r: len(r[1]))[0]
     if not (reply_like or is_child):
         return "root", None
-    earlier = conn.execute(_EARLIER, {"tid": thread_id, "date": date, "mid": mid}).scalar()
+    earlier = _EARLIER.scalar(conn, {"tid": thread_id, "date": date, "mid": mid})
     if earlier is None:
         return "root", None
     return ("thread-index" if is_child and same_root else "subject"), earlier
@@ -246,8 +247,8 @@ def assign_thread(conn: Connection, item: Linkable) -> Assignment:
         keep = min(tids)
         _merge(conn, keep, tids)
     else:
-        keep = conn.execute(
-            _NEW_THREAD,
+        keep = _NEW_THREAD.insert(
+            conn,
             {
                 "subject": item.subject,
                 "root_mid": item.mid,
@@ -255,7 +256,7 @@ def assign_thread(conn: Connection, item: Linkable) -> Assignment:
                 "last_date": item.date,
                 "message_count": 0,
             },
-        ).inserted_primary_key[0]
+        )
     parent = item.parent
     if parent is None:
         link, parent = weak_link(
@@ -279,47 +280,52 @@ def relink_weak(conn: Connection, thread_id: int, since: datetime | None) -> Non
             conn, thread_id, row.message_id, row.thread_index, row.reply_like, row.date
         )
         if (link, parent) != (row.link, row.parent_mid):
-            conn.execute(_SET_LINK, {"pk": row.id, "parent": parent, "link": link})
-            conn.execute(_SET_NODE_PARENT, {"m": row.message_id, "parent": parent})
+            _SET_LINK.execute(conn, {"pk": row.id, "parent": parent, "link": link})
+            _SET_NODE_PARENT.execute(conn, {"m": row.message_id, "parent": parent})
+
+
+_VISIBLE = and_(msgs_t.c.thread_id == bindparam("tid"), msgs_t.c.hidden.is_(False))
+_THREAD_TOTALS = select(func.count(), func.min(msgs_t.c.date), func.max(msgs_t.c.date)).where(
+    _VISIBLE
+)
+_THREAD_ROOT = (
+    select(msgs_t.c.message_id, msgs_t.c.subject)
+    .where(_VISIBLE)
+    .order_by(msgs_t.c.parent_mid.is_not(None), msgs_t.c.date, msgs_t.c.id)
+    .limit(1)
+)
+_UPDATE_THREAD = update(threads_t).where(threads_t.c.id == bindparam("tid"))
+_CLEAR_THREAD_LISTS = delete(tlists_t).where(tlists_t.c.thread_id == bindparam("tid"))
+_PER_LIST = (
+    select(mlists_t.c.list_id, func.count(), func.min(msgs_t.c.date), func.max(msgs_t.c.date))
+    .join(msgs_t, msgs_t.c.id == mlists_t.c.message_pk)
+    .where(_VISIBLE)
+    .group_by(mlists_t.c.list_id)
+)
 
 
 def refresh_thread(conn: Connection, thread_id: int) -> None:
-    """Recompute a thread's summary row and per-list activity from its messages."""
-    visible = and_(msgs_t.c.thread_id == thread_id, msgs_t.c.hidden.is_(False))
-    count, first, last = conn.execute(
-        select(func.count(), func.min(msgs_t.c.date), func.max(msgs_t.c.date)).where(visible)
-    ).one()
-    root = conn.execute(
-        select(msgs_t.c.message_id, msgs_t.c.subject)
-        .where(visible)
-        .order_by(msgs_t.c.parent_mid.is_not(None), msgs_t.c.date, msgs_t.c.id)
-        .limit(1)
-    ).first()
+    """Recompute a thread's summary row and per-list activity from its visible messages."""
+    params = {"tid": thread_id}
+    count, first, last = conn.execute(_THREAD_TOTALS, params).one()
+    root = conn.execute(_THREAD_ROOT, params).first()
     values = {"message_count": count, "first_date": first, "last_date": last}
     if root is not None:
         values |= {"root_mid": root.message_id, "subject": root.subject}
-    conn.execute(update(threads_t).where(threads_t.c.id == thread_id).values(**values))
-    conn.execute(delete(tlists_t).where(tlists_t.c.thread_id == thread_id))
-    per_list = conn.execute(
-        select(mlists_t.c.list_id, func.count(), func.min(msgs_t.c.date), func.max(msgs_t.c.date))
-        .join(msgs_t, msgs_t.c.id == mlists_t.c.message_pk)
-        .where(visible)
-        .group_by(mlists_t.c.list_id)
-    ).all()
-    if per_list:
-        conn.execute(
-            insert(tlists_t),
-            [
-                {
-                    "thread_id": thread_id,
-                    "list_id": lid,
-                    "message_count": n,
-                    "first_date": lo,
-                    "last_date": hi,
-                }
-                for lid, n, lo, hi in per_list
-            ],
-        )
+    conn.execute(_UPDATE_THREAD, params | values)
+    conn.execute(_CLEAR_THREAD_LISTS, params)
+    rows = [
+        {
+            "thread_id": thread_id,
+            "list_id": lid,
+            "message_count": n,
+            "first_date": lo,
+            "last_date": hi,
+        }
+        for lid, n, lo, hi in conn.execute(_PER_LIST, params).all()
+    ]
+    if rows:
+        conn.execute(insert(tlists_t), rows)
 
 
 def _extreme(conn: Connection, name: str):
@@ -336,20 +342,25 @@ def _bump_statements(conn: Connection) -> tuple:
     if cached is None:
         least, greatest = _extreme(conn, "min"), _extreme(conn, "max")
         date = bindparam("date")
-        cached = (
-            update(threads_t)
-            .where(threads_t.c.id == bindparam("tid"))
-            .values(
-                message_count=threads_t.c.message_count + 1,
-                first_date=func.coalesce(least(threads_t.c.first_date, date), date),
-                last_date=func.coalesce(greatest(threads_t.c.last_date, date), date),
-            ),
-            update(tlists_t)
-            .where(tlists_t.c.thread_id == bindparam("tid"), tlists_t.c.list_id == bindparam("lid"))
-            .values(
-                message_count=tlists_t.c.message_count + 1,
-                last_date=greatest(tlists_t.c.last_date, date),
-            ),
+        cached = tuple(
+            FastStatement(statement)
+            for statement in (
+                update(threads_t)
+                .where(threads_t.c.id == bindparam("tid"))
+                .values(
+                    message_count=threads_t.c.message_count + 1,
+                    first_date=func.coalesce(least(threads_t.c.first_date, date), date),
+                    last_date=func.coalesce(greatest(threads_t.c.last_date, date), date),
+                ),
+                update(tlists_t)
+                .where(
+                    tlists_t.c.thread_id == bindparam("tid"), tlists_t.c.list_id == bindparam("lid")
+                )
+                .values(
+                    message_count=tlists_t.c.message_count + 1,
+                    last_date=greatest(tlists_t.c.last_date, date),
+                ),
+            )
         )
         _THREAD_BUMP[conn.dialect.name] = cached
     return cached  # type: ignore[return-value]
@@ -359,10 +370,10 @@ def note_message(conn: Connection, thread_id: int, list_id: int, date: datetime)
     """Cheap summary update for one new visible message in a thread (the bulk-import path)."""
     bump_thread, bump_list = _bump_statements(conn)
     params = {"tid": thread_id, "lid": list_id, "date": date}
-    conn.execute(bump_thread, params)
-    if not conn.execute(bump_list, params).rowcount:
-        conn.execute(
-            _NEW_THREAD_LIST,
+    bump_thread.execute(conn, params)
+    if not bump_list.rowcount(conn, params):
+        _NEW_THREAD_LIST.execute(
+            conn,
             {
                 "thread_id": thread_id,
                 "list_id": list_id,
