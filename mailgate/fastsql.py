@@ -34,15 +34,17 @@ class FastStatement:
         if self.returns_id and isinstance(statement, Insert) and dialect.name != "sqlite":
             statement = statement.returning(statement.table.c.id)  # type: ignore[attr-defined]
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-        names = list(compiled.positiontup or compiled.binds)
         processors: dict[str, Processor] = {}
-        defaults: dict[str, Any] = {}
-        for name, bind in compiled.binds.items():
+        for bind, name in compiled.bind_names.items():
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 processors[name] = processor
-            if name not in keys and not bind.expanding:
-                defaults[name] = _column_default(statement, name, bind.value)
+        defaults = {
+            name: _column_default(statement, name, value)
+            for name, value in compiled.params.items()
+            if name not in keys
+        }
+        names = list(compiled.positiontup or compiled.params)
         return (
             compiled.string,
             names,

@@ -13,18 +13,30 @@ Called by `pipeline` (assignment) and the readers (display order).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
 
 from mailgate.fastsql import FastStatement
 from mailgate.models import Message, MessageList, Thread, ThreadList, ThreadNode, ThreadRedirect
 
 SUBJECT_WINDOW = timedelta(days=30)
 THREAD_INDEX_ROOT_HEX = 44
-MAX_GHOST_HOPS = 50
 LINKS = ("references", "thread-index", "subject", "root")
 nodes_t = ThreadNode.__table__
 msgs_t = Message.__table__
@@ -66,21 +78,9 @@ def _subject_linkable(item: Linkable) -> bool:
 
 
 # Statements are built once: constructing them per message costs more than running them.
-_NODES = select(nodes_t.c.mid, nodes_t.c.thread_id, nodes_t.c.parent_mid, nodes_t.c.ghost).where(
-    nodes_t.c.mid.in_(bindparam("mids", expanding=True))
-)
-_TI_THREADS = FastStatement(
-    select(msgs_t.c.thread_id).where(msgs_t.c.thread_index_root == bindparam("root")).distinct()
-)
 _SUBJECT_WINDOW = and_(
     msgs_t.c.subject_key == bindparam("key"),
     msgs_t.c.date.between(bindparam("lo"), bindparam("hi")),
-)
-_SUBJECT_THREADS = FastStatement(select(msgs_t.c.thread_id).where(_SUBJECT_WINDOW).distinct())
-_WEAK_SUBJECT_THREADS = FastStatement(
-    select(msgs_t.c.thread_id)
-    .where(_SUBJECT_WINDOW, msgs_t.c.reply_like, msgs_t.c.link != "references")
-    .distinct()
 )
 _NEW_THREAD = FastStatement(insert(threads_t), returns_id=True)
 _NEW_THREAD_LIST = FastStatement(insert(tlists_t))
@@ -134,21 +134,63 @@ _SET_NODE_PARENT = FastStatement(
 EPOCH = datetime(1900, 1, 1)
 
 
-def _related_threads(conn: Connection, item: Linkable, nodes: list) -> set[int]:
-    """Threads this message links to: by ids, by Outlook conversation, by subject."""
-    tids = {n.thread_id for n in nodes}
+@dataclass(frozen=True, slots=True)
+class _Node:
+    mid: str
+    thread_id: int
+    parent_mid: str | None
+    ghost: bool
+
+
+_LOOKUPS: dict[tuple[int, bool, str], FastStatement] = {}
+
+
+def _lookup_statement(n_ids: int, with_root: bool, subject_mode: str) -> FastStatement:
+    """One round trip for everything threading reads: the nodes of the message's ids, the
+    threads of its Outlook conversation, the threads with its subject (see `_related`)."""
+    key = (n_ids, with_root, subject_mode)
+    statement = _LOOKUPS.get(key)
+    if statement is None:
+        ids = [bindparam(f"m{i}") for i in range(n_ids)]
+        node_columns = (nodes_t.c.mid, nodes_t.c.thread_id, nodes_t.c.parent_mid, nodes_t.c.ghost)
+        parts = [select(literal_column("'n'"), *node_columns).where(nodes_t.c.mid.in_(ids))]
+        thread_only = (
+            cast(null(), nodes_t.c.mid.type),
+            msgs_t.c.thread_id,
+            cast(null(), nodes_t.c.parent_mid.type),
+            cast(null(), nodes_t.c.ghost.type),
+        )
+        if with_root:
+            condition = [msgs_t.c.thread_index_root == bindparam("root")]
+            parts.append(select(literal_column("'t'"), *thread_only).where(*condition).distinct())
+        if subject_mode != "none":
+            condition = [_SUBJECT_WINDOW]
+            if subject_mode == "weak":
+                condition += [msgs_t.c.reply_like, msgs_t.c.link != "references"]
+            parts.append(select(literal_column("'s'"), *thread_only).where(*condition).distinct())
+        statement = _LOOKUPS[key] = FastStatement(union_all(*parts))
+    return statement
+
+
+def _related(conn: Connection, item: Linkable) -> tuple[list[_Node], set[int]]:
+    """The existing nodes of the message's ids, and the threads it links to: by ids, by
+    Outlook conversation, by subject."""
+    ids = list(dict.fromkeys([item.mid, *item.aliases, *item.references]))
     root = _ti_root(item.thread_index)
-    if root:
-        tids |= {row[0] for row in _TI_THREADS.all(conn, {"root": root})}
+    params: dict[str, object] = {f"m{i}": mid for i, mid in enumerate(ids)}
+    mode = "none"
     if item.subject_key:
-        window = {
+        mode = "linkable" if _subject_linkable(item) else "weak"
+        params |= {
             "key": item.subject_key,
             "lo": item.date - SUBJECT_WINDOW,
             "hi": item.date + SUBJECT_WINDOW,
         }
-        query = _SUBJECT_THREADS if _subject_linkable(item) else _WEAK_SUBJECT_THREADS
-        tids |= {row[0] for row in query.all(conn, window)}
-    return tids
+    if root:
+        params["root"] = root
+    rows = _lookup_statement(len(ids), bool(root), mode).all(conn, params)
+    nodes = [_Node(r[1], r[2], r[3], bool(r[4])) for r in rows if r[0] == "n"]
+    return nodes, {r[2] for r in rows}
 
 
 def _merge(conn: Connection, keep: int, others: Iterable[int]) -> None:
@@ -239,8 +281,7 @@ def weak_link(
 
 def assign_thread(conn: Connection, item: Linkable) -> Assignment:
     """Choose (or create) the thread of an incoming message, merging threads it links."""
-    nodes = conn.execute(_NODES, {"mids": [item.mid, *item.aliases, *item.references]}).all()
-    tids = _related_threads(conn, item, nodes)
+    nodes, tids = _related(conn, item)
     link = "references" if item.parent else "root"
     created = not tids
     if tids:
@@ -382,84 +423,3 @@ def note_message(conn: Connection, thread_id: int, list_id: int, date: datetime)
                 "message_count": 1,
             },
         )
-
-
-def resolve_thread_id(conn: Connection, thread_id: int) -> int | None:
-    """The current id of a thread, following merges; None when it never existed."""
-    if conn.execute(select(threads_t.c.id).where(threads_t.c.id == thread_id)).first():
-        return thread_id
-    return conn.execute(
-        select(ThreadRedirect.__table__.c.new_id).where(
-            ThreadRedirect.__table__.c.old_id == thread_id
-        )
-    ).scalar()
-
-
-@dataclass(frozen=True, slots=True)
-class Placed:
-    """One message in display order: its depth and the message it is shown under."""
-
-    key: int
-    depth: int
-    parent_key: int | None
-
-
-def display_order(
-    items: Sequence[tuple[int, str, str | None, datetime]],
-    ghost_parents: dict[str, str | None] | None = None,
-) -> list[Placed]:
-    """Lay out a thread: parents before children, siblings by date, without recursion.
-
-    `items` are (key, mid, parent mid, date) of the thread's messages; `ghost_parents` maps
-    ghost ids to their own parent so a reply to a missing message is shown under that
-    message's nearest archived ancestor. Reference loops are broken at the earliest message.
-    """
-    ghosts = ghost_parents or {}
-    order = sorted(items, key=lambda it: (it[3], it[0]))
-    key_of: dict[str, int] = {}
-    for key, mid, _parent, _date in order:
-        key_of.setdefault(mid, key)
-    children: dict[int | None, list[int]] = {}
-    for key, mid, parent, _date in order:
-        shown = _visible_parent(parent, key_of, ghosts, mid)
-        children.setdefault(shown, []).append(key)
-    parent_of = {c: p for p, cs in children.items() for c in cs}
-    placed: list[Placed] = []
-    seen: set[int] = set()
-    roots = list(children.get(None, []))
-    pending = iter([key for key, _m, _p, _d in order])
-    while len(seen) < len(order):
-        if not roots:
-            roots = [next(key for key in pending if key not in seen)]
-        stack = [(key, 0) for key in reversed(roots)]
-        roots = []
-        while stack:
-            key, depth = stack.pop()
-            if key in seen:
-                continue
-            seen.add(key)
-            placed.append(
-                Placed(key=key, depth=depth, parent_key=parent_of.get(key) if depth else None)
-            )
-            stack.extend((c, depth + 1) for c in reversed(children.get(key, [])) if c not in seen)
-    return placed
-
-
-def _visible_parent(
-    parent: str | None, key_of: dict[str, int], ghosts: dict[str, str | None], own: str
-) -> int | None:
-    hops = 0
-    while parent is not None and parent not in key_of and hops < MAX_GHOST_HOPS:
-        parent = ghosts.get(parent)
-        hops += 1
-    if parent is None or parent == own or parent not in key_of:
-        return None
-    return key_of[parent]
-
-
-def ghost_parents(conn: Connection, thread_id: int) -> dict[str, str | None]:
-    """Parents recorded for the ids of a thread, ghosts included (for `display_order`)."""
-    rows = conn.execute(
-        select(nodes_t.c.mid, nodes_t.c.parent_mid).where(nodes_t.c.thread_id == thread_id)
-    ).all()
-    return {mid: parent for mid, parent in rows}
