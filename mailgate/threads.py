@@ -1,14 +1,14 @@
-"""Threads: assigned at ingest, merged when a late message links two, ordered without recursion.
+"""Threads: assigned at ingest, merged when a late message links two.
 
 A thread is the connected set of messages linked by (1) References/In-Reply-To, including
 ghost rows for ids referenced but not (yet) archived, (2) a shared Outlook Thread-Index
 conversation, (3) for replies with neither, the same normalised subject within a time window.
 Each link is symmetric and depends only on the two messages, so the grouping does not depend
 on arrival order. Parents from headers are kept as written; parents of messages linked by
-Thread-Index or subject are recomputed whenever their thread changes. `display_order` lays a
-thread out parent-before-children with an explicit stack (loops are broken, never followed).
+Thread-Index or subject are recomputed whenever their thread changes. Display order lives in
+`threadview`.
 
-Called by `pipeline` (assignment) and the readers (display order).
+Called by `pipeline` and moderation.
 """
 
 from __future__ import annotations
