@@ -28,7 +28,7 @@ from mailgate.models import (
     Thread,
     ThreadList,
 )
-from mailgate.threads import display_order, ghost_parents
+from mailgate.threadview import display_order, ghost_parents
 
 BATCH = 500
 msgs_t = Message.__table__

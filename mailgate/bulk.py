@@ -23,6 +23,7 @@ from mailgate import ids
 from mailgate.db import Database
 from mailgate.models import MessageList, RawMessage
 from mailgate.pipeline import ListContext, Outcome, Prepared, Where, commit, prepare
+from mailgate.store import PendingRows
 
 BATCH_MESSAGES = 1_000
 CHUNK_MESSAGES = 32
@@ -125,19 +126,22 @@ def import_messages(
     where = Where(list_name=ctx.name, source=source, replay=replay)
     with db.engine.connect() as conn:
         transaction = conn.begin()
+        pending = PendingRows()
         chunks = _chunks(items, conn, ctx, summary)
         stream = _prepared_stream(
             chunks, ctx, workers if workers is not None else default_workers()
         )
         in_batch = 0
         for prepared in stream:
-            result = commit(conn, prepared, ctx, where)
+            result = commit(conn, prepared, ctx, where, pending)
             summary.add(result.outcome, result.reason)
             in_batch += 1
             if on_message:
                 on_message()
             if in_batch >= BATCH_MESSAGES:
+                pending.flush(conn)
                 transaction.commit()
                 transaction, in_batch = conn.begin(), 0
+        pending.flush(conn)
         transaction.commit()
     return summary

@@ -172,7 +172,7 @@ def _dmarc_author(
 
 def _body_key(body: BodyParts) -> str:
     """A hash of the content: text without list footers (whitespace collapsed), attachments."""
-    source = _WS.sub(" ", strip_trailing_footer(body.text) or body.text).strip()
+    source = " ".join((strip_trailing_footer(body.text) or body.text).split())
     digest = hashlib.sha256(source.encode("utf-8", "surrogatepass"))
     for attachment in body.attachments:
         digest.update(attachment.sha256.encode("ascii"))

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from mailgate import mbox_export
+from mailgate.threadview import resolve_thread_id
 from web.state import Page, not_found, reading, state_of
 
 ID_HEADERS = frozenset({b"message-id", b"in-reply-to", b"references", b"resent-message-id"})
@@ -78,8 +79,6 @@ def thread_response(p: Page, conn: Connection, thread_id: int) -> Response:
 
 @reading
 def thread_mbox(request: Request, p: Page, conn: Connection) -> Response:
-    from mailgate.threads import resolve_thread_id
-
     thread_id = resolve_thread_id(conn, request.path_params["thread_id"])
     if thread_id is None:
         raise not_found()

@@ -19,7 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from mailgate import archive_reads as reads
 from mailgate import links
 from mailgate.archive_reads import MessageRow
-from mailgate.threads import resolve_thread_id
+from mailgate.threadview import resolve_thread_id
 from web.render import obfuscate, show_address
 from web.state import Page, not_found, reading
 

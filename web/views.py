@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from mailgate import archive_reads as reads
 from mailgate.access import ANONYMOUS
 from mailgate.links import cursor_token, parse_cursor
-from mailgate.threads import resolve_thread_id
+from mailgate.threadview import resolve_thread_id
 from web import chart, messages, searching
 from web.render import show_address
 from web.state import Page, not_found, reading, state_of, translator
