@@ -3,6 +3,7 @@ trusted-proxy rule, and the server answering on a real loopback socket (CliRunne
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -104,3 +105,21 @@ def test_mailgate_web_serves(tmp_path: Path) -> None:
     assert response.status_code == 200 and 'href="/l/dev/"' in response.text
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert "server" not in response.headers
+
+
+def test_every_web_setting_is_documented() -> None:
+    from web.settings import KEYS
+
+    example = (Path(__file__).parent.parent / "deploy" / "mailgate.example.toml").read_text()
+    section = example.split("[web]", 1)[1]
+    for key in KEYS - {"users"}:
+        assert re.search(rf"^{key} = ", section, re.M), key
+    assert "[web.users]" in section and "mailgate web hash-password" in section
+
+
+def test_example_web_section_is_valid() -> None:
+    import tomllib
+
+    example = (Path(__file__).parent.parent / "deploy" / "mailgate.example.toml").read_text()
+    web = web_settings(Settings(sections={"web": tomllib.loads(example)["web"]}))
+    assert web.port == 8080 and web.obfuscate_addresses and web.users == {}
