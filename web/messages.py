@@ -69,11 +69,17 @@ def _attachments(p: Page, row: MessageRow, atts: list[AttachmentRow]) -> list[di
     ]
 
 
-def message_items(p: Page, conn: Connection, rows: list[tuple[MessageRow, int]]) -> list[Item]:
+def message_items(
+    p: Page,
+    conn: Connection,
+    rows: list[tuple[MessageRow, int]],
+    bodies: dict[int, BodyRow] | None = None,
+    atts: dict[int, list[AttachmentRow]] | None = None,
+) -> list[Item]:
     """Rendered items (bodies from the cache when unchanged) for messages in display order."""
     pks = [row.pk for row, _depth in rows]
-    bodies = reads.bodies(conn, pks)
-    atts = reads.attachments(conn, pks)
+    bodies = reads.bodies(conn, pks) if bodies is None else bodies
+    atts = reads.attachments(conn, pks) if atts is None else atts
     pk_by_mid = {row.message_id: row.pk for row, _depth in rows}
     empty = BodyRow(text="", zones=[], html=None)
     items = []
@@ -119,12 +125,16 @@ def dispatch(request: Request) -> Response:
 
 
 def message_page(p: Page, conn: Connection, row: MessageRow) -> Response:
-    [item] = message_items(p, conn, [(row, 0)])
-    body = reads.bodies(conn, [row.pk]).get(row.pk)
+    bodies = reads.bodies(conn, [row.pk])
+    atts = reads.attachments(conn, [row.pk])
+    [item] = message_items(p, conn, [(row, 0)], bodies, atts)
+    body = bodies.get(row.pk)
     html = None
     if body is not None and body.html:
-        atts = reads.attachments(conn, [row.pk]).get(row.pk, [])
-        cids = cid_urls(atts, lambda a: p.urls.attachment(row.message_id, a.position, a.filename))
+        cids = cid_urls(
+            atts.get(row.pk, []),
+            lambda a: p.urls.attachment(row.message_id, a.position, a.filename),
+        )
         html = sanitize_html(body.html, cids, p.hide)
     parent = reads.find_message(conn, row.parent_mid, p.list_ids) if row.parent_mid else None
     recipients = [

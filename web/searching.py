@@ -45,9 +45,14 @@ def search_page(request: Request, p: Page, conn: Connection) -> Response:
     context = {"q": q, "rows": [], "error": "", "available": engine is not None}
     if not q or engine is None:
         return p.render("search.html", **context)
+    cursor = request.query_params.get("cursor") or None
     try:
-        result = engine.search(conn, p.state.settings, q, viewer=p.viewer, limit=RESULTS_PER_PAGE)
+        result = engine.search(
+            conn, p.state.settings, q, viewer=p.viewer, limit=RESULTS_PER_PAGE, cursor=cursor
+        )
     except QueryError as exc:
         return p.render("search.html", status=400, **(context | {"error": str(exc)}))
     context["rows"] = reads.messages_by_pks(conn, _hit_pks(result), p.list_ids)
+    context["next_cursor"] = getattr(result, "next_cursor", None) or ""
+    context["total"] = getattr(result, "total", None)
     return p.render("search.html", **context)
