@@ -25,7 +25,6 @@ from mailgate.models import (
     Message,
     MessageList,
     Recipient,
-    Thread,
     ThreadList,
 )
 from mailgate.threadview import display_order, ghost_parents
@@ -34,7 +33,6 @@ BATCH = 500
 msgs_t = Message.__table__
 mlists_t = MessageList.__table__
 tlists_t = ThreadList.__table__
-threads_t = Thread.__table__
 lists_t = MailingList.__table__
 bodies_t = Body.__table__
 att_t = Attachment.__table__
@@ -122,16 +120,30 @@ def last_activity(conn: Connection, list_id: int) -> datetime | None:
 def threads_page(
     conn: Connection, list_id: int, before: tuple[datetime, int] | None, limit: int
 ) -> list[ThreadRow]:
-    """Threads of a list by last activity, newest first, strictly after the cursor `before`."""
+    """Threads of a list by last activity, newest first, strictly after the cursor `before`;
+    each with the subject of its first visible message on that list."""
+    # The subject of the thread's first message on this list: the thread's own subject may be
+    # that of a message on another (private) list.
+    first_subject = (
+        select(msgs_t.c.subject)
+        .join(mlists_t, mlists_t.c.message_pk == msgs_t.c.id)
+        .where(
+            msgs_t.c.thread_id == tlists_t.c.thread_id,
+            mlists_t.c.list_id == list_id,
+            msgs_t.c.hidden.is_(False),
+        )
+        .order_by(msgs_t.c.date, msgs_t.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
     query = (
         select(
             tlists_t.c.thread_id,
-            threads_t.c.subject,
+            first_subject,
             tlists_t.c.first_date,
             tlists_t.c.last_date,
             tlists_t.c.message_count,
         )
-        .join(threads_t, threads_t.c.id == tlists_t.c.thread_id)
         .where(tlists_t.c.list_id == list_id)
         .order_by(tlists_t.c.last_date.desc(), tlists_t.c.thread_id.desc())
         .limit(limit)
@@ -188,12 +200,6 @@ def month_messages(
         .order_by(mlists_t.c.date, msgs_t.c.id)
     )
     return _rows(conn, query)
-
-
-def thread_subject(conn: Connection, thread_id: int) -> str:
-    return (
-        conn.execute(select(threads_t.c.subject).where(threads_t.c.id == thread_id)).scalar() or ""
-    )
 
 
 def thread_messages(

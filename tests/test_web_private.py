@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from mailgate import links
 from mailgate.models import MailingList, Message, MessageList
 from tests.webarchive import (
+    LAB,
     PASSWORDS,
     PRIVATE,
     SECRET_SENDER,
@@ -132,7 +133,7 @@ def test_public_pages_feeds_and_exports_never_carry_private_mail(site: Site) -> 
     index = c.get("/").text
     assert PRIVATE not in index
     seen: list[str] = []
-    for name in ("rse-pilotes", "innovation", "commerciaux-france", "support-informatique"):
+    for name in ("rse-pilotes", "innovation", "commerciaux-france", "support-informatique", LAB):
         listing = c.get(f"/l/{name}/").text
         feed = c.get(f"/l/{name}/atom.xml").text
         seen += [listing, feed]

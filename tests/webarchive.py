@@ -120,6 +120,12 @@ def _plain(mid: str, subject: str, sender: str, to: str, body: str, minutes: int
     ).encode()
 
 
+def _reply(mid: str, parent: str, subject: str, to: str, body: str) -> bytes:
+    """A public reply to a private message (its thread's root subject must not leak)."""
+    raw = _plain(mid, subject, "Paul <paul.durand@groupe-exemple.example>", to, body, 2)
+    return raw.replace(b"MIME-Version", f"In-Reply-To: <{parent}>\nMIME-Version".encode(), 1)
+
+
 def web_table() -> dict:
     from web.auth import (
         hash_password,
@@ -165,6 +171,8 @@ def build_archive(settings: Settings) -> Database:
         (PRIVATE, _plain("secret-1@groupe-exemple.example", SECRET_SUBJECT,
                          f"Cachée <{SECRET_SENDER}>", f"{PRIVATE}@{DOMAIN}",
                          "Orion reste entre nous.", 1)),
+        (LAB, _reply("public-reply-1@groupe-exemple.example", "secret-1@groupe-exemple.example",
+                     "Question publique", f"{LAB}@{DOMAIN}", "Une question sans secret.")),
     ]  # fmt: skip
     with db.engine.begin() as conn:
         for name, raw in crafted:

@@ -104,7 +104,7 @@ def thread_feed(request: Request, p: Page, conn: Connection) -> Response:
     settings = p.state.settings
     return _feed(
         p,
-        reads.thread_subject(conn, thread_id) or rows[-1].subject,
+        min(rows, key=lambda row: (row.date, row.pk)).subject,
         links.thread_url(settings, thread_id),
         links.absolute(settings, links.thread_feed_path(thread_id)),
         _entries(p, conn, rows),

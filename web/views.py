@@ -162,7 +162,7 @@ def thread_page(request: Request, p: Page, conn) -> Response:
     return p.render(
         "thread.html",
         thread_id=current,
-        subject=reads.thread_subject(conn, current) or rows[0][0].subject,
+        subject=rows[0][0].subject,
         items=items,
         lists=reads.thread_list_names(conn, current, p.list_ids),
         view=view,
