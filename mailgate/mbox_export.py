@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, exists, select
+from sqlalchemy import Connection, and_, exists, func, select
 
 from mailgate.archive_reads import month_start_utc, next_month
 from mailgate.models import Message, MessageList, RawMessage
@@ -86,7 +86,7 @@ def thread_keys(conn: Connection, thread_id: int, list_ids: Sequence[int]) -> li
     if not list_ids:
         return []
     rows = conn.execute(
-        select(msgs_t.c.raw_id, msgs_t.c.from_addr, msgs_t.c.date)
+        select(_visible_copy(list_ids), msgs_t.c.from_addr, msgs_t.c.date)
         .where(msgs_t.c.thread_id == thread_id, _visible(list_ids))
         .order_by(msgs_t.c.date, msgs_t.c.id)
     ).all()
@@ -110,9 +110,20 @@ def month_keys(conn: Connection, list_id: int, year: int, month: int, tz: ZoneIn
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def message_raw(conn: Connection, pk: int) -> bytes | None:
-    """The raw bytes of a message (the first copy stored)."""
-    data = conn.execute(
-        select(raw_t.c.data).join(msgs_t, msgs_t.c.raw_id == raw_t.c.id).where(msgs_t.c.id == pk)
-    ).scalar()
+def _visible_copy(list_ids: Sequence[int]):  # type: ignore[no-untyped-def]
+    """The raw copy of a message delivered by a list the reader may see (a cross-post's copy
+    from a private list carries that list's headers)."""
+    return (
+        select(func.min(mlists_t.c.raw_id))
+        .where(mlists_t.c.message_pk == msgs_t.c.id, mlists_t.c.list_id.in_(list_ids))
+        .scalar_subquery()
+    )
+
+
+def message_raw(conn: Connection, pk: int, list_ids: Sequence[int]) -> bytes | None:
+    """The raw bytes of a message as delivered by one of the lists `list_ids`."""
+    if not list_ids:
+        return None
+    raw_id = conn.execute(select(_visible_copy(list_ids)).where(msgs_t.c.id == pk)).scalar()
+    data = conn.execute(select(raw_t.c.data).where(raw_t.c.id == raw_id)).scalar()
     return decompress(data) if data is not None else None

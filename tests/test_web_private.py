@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from mailgate import links
 from mailgate.models import MailingList, Message, MessageList
 from tests.webarchive import (
+    CROSSPOST_MID,
     LAB,
     PASSWORDS,
     PRIVATE,
@@ -158,3 +159,16 @@ def test_search_never_shows_private_mail(site: Site) -> None:
     assert anonymous.status_code == 200 and SECRET_SUBJECT not in anonymous.text
     alice = site.client(headers=basic("alice")).get("/search", params={"q": "Orion"})
     assert SECRET_SUBJECT in alice.text
+
+
+def test_cross_post_shows_the_copy_of_a_visible_list(site: Site) -> None:
+    path = links.message_path(CROSSPOST_MID)
+    anonymous = site.client().get(path + "/raw")
+    assert anonymous.status_code == 200 and f"List-Id: <{LAB}." in anonymous.text
+    assert f"<{PRIVATE}." not in anonymous.text
+    mbox = gzip.decompress(site.client().get(path + "/t.mbox.gz").content).decode()
+    assert f"List-Id: <{LAB}." in mbox and f"<{PRIVATE}." not in mbox
+    page = site.client().get(path).text
+    assert f'href="/l/{PRIVATE}/"' not in page
+    alice = site.client(headers=basic("alice")).get(path).text
+    assert f'href="/l/{PRIVATE}/"' in alice and f'href="/l/{LAB}/"' in alice

@@ -126,6 +126,16 @@ def _reply(mid: str, parent: str, subject: str, to: str, body: str) -> bytes:
     return raw.replace(b"MIME-Version", f"In-Reply-To: <{parent}>\nMIME-Version".encode(), 1)
 
 
+CROSSPOST_MID = "crosspost-1@groupe-exemple.example"
+
+
+def _crosspost(name: str) -> bytes:
+    """One message sent to the private list and to labo: each copy has its list's headers."""
+    raw = _plain(CROSSPOST_MID, "Annonce commune", "Paul <paul.durand@groupe-exemple.example>",
+                 f"{PRIVATE}@{DOMAIN}, {LAB}@{DOMAIN}", "Pour les deux listes.", 3)  # fmt: skip
+    return f"List-Id: <{name}.{DOMAIN}>\n".encode() + raw
+
+
 def web_table() -> dict:
     from web.auth import (
         hash_password,
@@ -173,6 +183,8 @@ def build_archive(settings: Settings) -> Database:
                          "Orion reste entre nous.", 1)),
         (LAB, _reply("public-reply-1@groupe-exemple.example", "secret-1@groupe-exemple.example",
                      "Question publique", f"{LAB}@{DOMAIN}", "Une question sans secret.")),
+        (PRIVATE, _crosspost(PRIVATE)),
+        (LAB, _crosspost(LAB)),
     ]  # fmt: skip
     with db.engine.begin() as conn:
         for name, raw in crafted:

@@ -153,7 +153,7 @@ def message_page(p: Page, conn: Connection, row: MessageRow) -> Response:
 
 
 def raw_source(p: Page, conn: Connection, row: MessageRow) -> Response:
-    raw = mbox_export.message_raw(conn, row.pk)
+    raw = mbox_export.message_raw(conn, row.pk, p.list_ids)
     if raw is None:
         raise not_found()
     if p.hide:
@@ -175,7 +175,7 @@ def attachment(p: Page, conn: Connection, row: MessageRow, position: int) -> Res
         (a for a in reads.attachments(conn, [row.pk]).get(row.pk, []) if a.position == position),
         None,
     )
-    raw = mbox_export.message_raw(conn, row.pk) if meta is not None else None
+    raw = mbox_export.message_raw(conn, row.pk, p.list_ids) if meta is not None else None
     if meta is None or raw is None:
         raise not_found()
     part = mime.part_at(email.message_from_bytes(raw, policy=email.policy.compat32), position)
