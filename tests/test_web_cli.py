@@ -123,3 +123,29 @@ def test_example_web_section_is_valid() -> None:
     example = (Path(__file__).parent.parent / "deploy" / "mailgate.example.toml").read_text()
     web = web_settings(Settings(sections={"web": tomllib.loads(example)["web"]}))
     assert web.port == 8080 and web.obfuscate_addresses and web.users == {}
+
+
+def test_web_service_starts_and_stops_in_a_running_loop(tmp_path: Path) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from mailgate.db import open_database
+    from web.cli import start_web
+
+    settings = Settings(
+        data_dir=tmp_path, sections={"web": {"host": "127.0.0.1", "port": _free_port()}}
+    )
+    db = open_database(settings)
+
+    async def run() -> int:
+        service = await start_web(SimpleNamespace(settings=settings, db=db))
+        assert service.describe().startswith("web archive on http://127.0.0.1:")
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"http://{service.address}/")
+        await service.stop()
+        return response.status_code
+
+    try:
+        assert asyncio.run(run()) == 200
+    finally:
+        db.dispose()

@@ -1,4 +1,8 @@
-"""Running the web archive: alone under uvicorn (`mailgate web`) or mounted by `mailgate serve`.
+"""Running the web archive: alone under uvicorn (`mailgate web`) or inside `mailgate serve`.
+
+`start_web(context)` is the service starter `mailgate serve` runs (its context gives the
+settings and the database): uvicorn in the serving event loop, without its own signal
+handlers, stopped with the other services.
 
 The click commands live in `mailgate/cli_web.py` (importing `mailgate` must not load the web
 stack, so they import this module only when run). `make_app` builds the ASGI app for a
@@ -7,6 +11,11 @@ address must be the direct peer so that `[web] trusted_proxies` means what it sa
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 
@@ -48,3 +57,65 @@ def serve(
 
 def password_hash(password: str) -> str:
     return hash_password(password)
+
+
+class _Context(Protocol):
+    settings: Settings
+    db: Database
+
+
+class _EmbeddedServer:
+    """uvicorn inside another program's event loop: the host program owns the signals."""
+
+    def __init__(self, config: Any) -> None:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+        self.server = Server(config)
+
+
+class WebService:
+    """The archive as a service of `mailgate serve` (name, describe(), stop())."""
+
+    name = "web"
+
+    def __init__(self, embedded: _EmbeddedServer, task: asyncio.Task, address: str) -> None:
+        self._server = embedded.server
+        self._task = task
+        self.address = address
+
+    def describe(self) -> str:
+        return f"web archive on http://{self.address}/"
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        await self._task
+
+
+async def start_web(context: _Context) -> WebService:
+    """Start the archive in the running event loop (a `mailgate serve` service starter)."""
+    import uvicorn
+
+    host, port = listen_address(context.settings)
+    config = uvicorn.Config(
+        make_app(context.settings, context.db),
+        host=host,
+        port=port,
+        proxy_headers=False,
+        server_header=False,
+        lifespan="off",
+        log_level="warning",
+    )
+    embedded = _EmbeddedServer(config)
+    task = asyncio.create_task(embedded.server.serve())
+    while not embedded.server.started:
+        if task.done():
+            task.result()  # raises what stopped it (e.g. the port is taken)
+            raise RuntimeError("the web archive stopped while starting")
+        await asyncio.sleep(0.01)
+    bound = embedded.server.servers[0].sockets[0].getsockname()
+    return WebService(embedded, task, f"{bound[0]}:{bound[1]}")
