@@ -184,3 +184,18 @@ def test_month_archive_and_chart(site: Site) -> None:
     month = c.get(f"/l/{LAB}/2025/03/")
     assert month.status_code == 200 and "Identifiant bizarre" in month.text
     assert c.get(f"/l/{LAB}/2025/03.mbox.gz").status_code == 200
+
+
+def test_long_threads_continue_on_parts(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    from web import views
+
+    monkeypatch.setattr(views, "THREAD_PART", 2)
+    c = site.client()
+    threads = hrefs(c.get("/l/rse-pilotes/").text, r"/t/\d+/")
+    thread = next(t for t in threads if c.get(t).text.count("<article") == 2)
+    first_part = c.get(thread).text
+    assert 'aria-current="page">1<' in first_part and "part=2" in first_part
+    second = c.get(thread + "?part=2").text
+    assert second.count("<article") >= 1 and 'aria-current="page">2<' in second
+    assert re.findall(r'id="m\d+"', first_part) != re.findall(r'id="m\d+"', second)
+    assert c.get(thread + "?part=99").text.count("<article") == 2

@@ -24,6 +24,7 @@ from web.urls import Urls
 
 RECENT_PER_LIST = 3
 MONTHS_IN_CHART = 36
+THREAD_PART = 1_000  # messages shown per thread page; longer threads continue on ?part=2...
 
 
 def error_page(
@@ -158,12 +159,19 @@ def thread_page(request: Request, p: Page, conn) -> Response:
         rows = sorted(
             ((row, 0) for row, _depth in rows), key=lambda item: (item[0].date, item[0].pk)
         )
-    items = messages.message_items(p, conn, rows)
+    parts = (len(rows) + THREAD_PART - 1) // THREAD_PART
+    part = request.query_params.get("part", "1")
+    part = int(part) if part.isdigit() and 1 <= int(part) <= parts else 1
+    shown = rows[(part - 1) * THREAD_PART : part * THREAD_PART]
+    items = messages.message_items(p, conn, shown)
     return p.render(
         "thread.html",
         thread_id=current,
         subject=rows[0][0].subject,
         items=items,
+        total=len(rows),
+        part=part,
+        parts=parts,
         lists=reads.thread_list_names(conn, current, p.list_ids),
         view=view,
         mono=mono,
