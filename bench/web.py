@@ -24,6 +24,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -151,7 +152,7 @@ def _free_port() -> int:
 def _start(config: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     command = [str(Path(sys.executable).parent / "mailgate"), "web", "--config", str(config)]
-    server = subprocess.Popen([*command, "--port", str(port)], stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([*command, "--port", str(port), "--log-level", "warning"])
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -227,6 +228,47 @@ async def _load(base: str, urls: list[str], clients: int, seconds: float) -> tup
     return done, errors
 
 
+WRK_SCRIPT = """
+paths = {%s}
+math.randomseed(os.time() + (tonumber(tostring({}):match("0x(%%x+)"), 16) or 0))
+request = function() return wrk.format("GET", paths[math.random(#paths)]) end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %%d %%d %%d %%d %%d %%d %%d %%d\\n", summary.requests, e.status,
+    e.connect, e.read, e.write, e.timeout, summary.duration, latency:percentile(95)))
+end
+"""
+
+
+def _wrk(base: str, urls: list[str], clients: int, seconds: float) -> tuple[int, int, float]:
+    """Load with wrk (Debian's `wrk`): (requests, errors, seconds)."""
+    script = Path(tempfile.mkdtemp()) / "paths.lua"
+    quoted = (u.replace("\\", "\\\\").replace('"', '\\"') for u in urls)
+    script.write_text(WRK_SCRIPT % ", ".join(f'"{u}"' for u in quoted))
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{clients}",
+            f"-d{seconds:.0f}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(line for line in out.splitlines() if line.startswith("WRK "))
+    count, status, connect, read, write, timeout, micros, p95 = (int(x) for x in line.split()[1:])
+    errors = status + connect + read + write + timeout
+    print(f"  wrk: p95 {p95 / 1000:.0f} ms; errors: {status} status, {connect} connect, "
+          f"{read} read, {write} write, {timeout} timeout")  # fmt: skip
+    return count, errors, micros / 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE)
@@ -251,10 +293,14 @@ def main() -> None:
                   f"   ({count} requests, {errors} errors)")  # fmt: skip
         mix = samples["list page"] + samples["message page"] + samples["thread (3-30 messages)"]
         mix += samples["feed"]
-        done, errors = asyncio.run(_load(base, mix, args.clients, args.seconds))
-        rate = done / args.seconds
-        print(f"throughput: {rate:.0f} requests/s with {args.clients} clients over "
-              f"{args.seconds:.0f} s, {errors} errors (mix of pages)")  # fmt: skip
+        if shutil.which("wrk"):
+            done, errors, seconds = _wrk(base, mix, args.clients, args.seconds)
+            tool = "wrk"
+        else:
+            done, errors = asyncio.run(_load(base, mix, args.clients, args.seconds))
+            seconds, tool = args.seconds, "httpx"
+        print(f"throughput: {done / seconds:.0f} requests/s with {args.clients} clients ({tool}) "
+              f"over {seconds:.0f} s, {errors} errors (mix of pages)")  # fmt: skip
     finally:
         server.terminate()
         server.wait(30)

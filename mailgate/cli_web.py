@@ -18,8 +18,15 @@ from mailgate.config import ConfigError
 @click.group("web", invoke_without_command=True)
 @click.option("--host", default=None, help="Address to listen on (default: [web] host).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default: [web] port).")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="uvicorn's log level (info logs every request).",
+)
 @with_runtime
-def web_group(runtime: Runtime, host: str | None, port: int | None) -> None:
+def web_group(runtime: Runtime, host: str | None, port: int | None, log_level: str) -> None:
     """Serve the read-only web archive (uvicorn) until interrupted."""
     if click.get_current_context().invoked_subcommand is not None:
         return
@@ -30,7 +37,7 @@ def web_group(runtime: Runtime, host: str | None, port: int | None) -> None:
         web_cli.listen_address(runtime.settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    web_cli.serve(runtime.settings, runtime.db, host=host, port=port)
+    web_cli.serve(runtime.settings, runtime.db, host=host, port=port, log_level=log_level)
 
 
 @web_group.command("hash-password")

@@ -39,7 +39,11 @@ def listen_address(settings: Settings) -> tuple[str, int]:
 
 
 def serve(
-    settings: Settings, db: Database, host: str | None = None, port: int | None = None
+    settings: Settings,
+    db: Database,
+    host: str | None = None,
+    port: int | None = None,
+    log_level: str = "info",
 ) -> None:
     """Serve the archive with uvicorn until interrupted."""
     import uvicorn
@@ -51,7 +55,7 @@ def serve(
         port=default_port if port is None else port,
         proxy_headers=False,
         server_header=False,
-        log_level="info",
+        log_level=log_level,
     )
 
 
