@@ -144,7 +144,7 @@ def _attachment(position: int, part: Message, filename: str) -> AttachmentInfo:
     return AttachmentInfo(
         position=position,
         filename=(filename or f"part-{position}")[:MAX_FILENAME_CHARS],
-        content_type=ctype[:MAX_CONTENT_TYPE_CHARS],
+        content_type=safe_text(ctype)[:MAX_CONTENT_TYPE_CHARS],
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
         content_id=decode_header(content_id).strip("<>")[:MAX_CONTENT_ID_CHARS]
