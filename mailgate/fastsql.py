@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert
 
@@ -68,10 +69,14 @@ class FastStatement:
         for name, processor in processors.items():
             values[name] = processor(values[name])
         cursor = conn.connection.cursor()
-        if extra["positional"]:
-            cursor.execute(sql, [values[name] for name in names])
-        else:
-            cursor.execute(sql, values)
+        arguments = [values[name] for name in names] if extra["positional"] else values
+        try:
+            cursor.execute(sql, arguments)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            # The same exception classes SQLAlchemy raises (DataError, IntegrityError...).
+            raise DBAPIError.instance(
+                sql, arguments, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+            ) from exc
         return cursor
 
     def scalar(self, conn: Connection, params: Mapping[str, Any]) -> Any:

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DataError, IntegrityError
 
 from mailgate import analysis, ids, search_index, store, threads
 from mailgate.config import Settings
@@ -308,9 +309,29 @@ def _update_thread(conn: Connection, a: threads.Assignment, m: ParsedMessage, li
     threads.relink_weak(conn, a.thread_id, since)
 
 
+def commit_guarded(conn: Connection, p: Prepared, ctx: ListContext, where: Where) -> IngestResult:
+    """`commit` inside a savepoint: a message the database refuses (a value it cannot store)
+    is quarantined with the database's reason instead of failing the caller's transaction; a
+    unique-key race with another writer is retried once. Operational errors (database down,
+    disk full) propagate: they are our faults and the sender must retry."""
+    for attempt in range(2):
+        try:
+            with conn.begin_nested():
+                return commit(conn, p, ctx, where)
+        except IntegrityError:
+            if attempt:
+                reason = "the database refused the message (integrity error)"
+                break
+        except DataError as exc:
+            reason = f"the database refused a value: {str(exc.orig).splitlines()[0][:300]}"
+            break
+    refused = replace(p, parsed=None, reason=reason)
+    return commit(conn, refused, ctx, where)
+
+
 def ingest(conn: Connection, raw: bytes, ctx: ListContext, where: Where) -> IngestResult:
     """Prepare and store one message in the caller's transaction (the live path)."""
-    return commit(conn, prepare(raw, ctx, where.arrival), ctx, where)
+    return commit_guarded(conn, prepare(raw, ctx, where.arrival), ctx, where)
 
 
 def list_contexts(settings: Settings, list_ids: dict[str, int]) -> dict[str, ListContext]:
