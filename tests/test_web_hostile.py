@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from mailgate import links
-from tests.webarchive import HOSTILE_MID, PASSWORDS, Site, site_factory
+from tests.webarchive import HOSTILE_MID, LAB, PASSWORDS, WEIRD_MID, Site, site_factory
 
 __all__ = ["site_factory"]
 DANGEROUS = (
@@ -133,3 +133,13 @@ def test_french_thread_obfuscated_for_anonymous(site: Site) -> None:
     for thread in re.findall(r'href="(/t/\d+/)"', listing)[:4]:
         text = visible_text(c.get(thread).text)
         assert not ADDRESS.search(text), ADDRESS.search(text)
+
+
+def test_addresses_in_subjects_obfuscated_for_anonymous(site: Site) -> None:
+    anonymous, signed_in = site.client(), site.client(headers=alice())
+    path = links.message_path(WEIRD_MID)
+    for url in (path, f"/l/{LAB}/", f"/l/{LAB}/2025/03/", f"/l/{LAB}/atom.xml"):
+        text = anonymous.get(url).text
+        assert "zoe@groupe-exemple.example" not in text, url
+    assert "Identifiant bizarre (zoe@…)" in anonymous.get(path).text
+    assert "zoe@groupe-exemple.example" in signed_in.get(path).text

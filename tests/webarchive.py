@@ -176,8 +176,9 @@ def build_archive(settings: Settings) -> Database:
         import_messages(db, contexts[name], items, source="test", workers=1)
     crafted = [
         (LAB, _hostile()),
-        (LAB, _plain(WEIRD_MID, "Identifiant bizarre", "Zoé <zoe@groupe-exemple.example>",
-                     f"{LAB}@{DOMAIN}", "Un identifiant avec / et %.")),
+        (LAB, _plain(WEIRD_MID, "Identifiant bizarre (zoe@groupe-exemple.example)",
+                     "Zoé <zoe@groupe-exemple.example>", f"{LAB}@{DOMAIN}",
+                     "Un identifiant avec / et %.")),
         (PRIVATE, _plain("secret-1@groupe-exemple.example", SECRET_SUBJECT,
                          f"Cachée <{SECRET_SENDER}>", f"{PRIVATE}@{DOMAIN}",
                          "Orion reste entre nous.", 1)),

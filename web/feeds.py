@@ -43,7 +43,7 @@ def _entries(p: Page, conn: Connection, rows: list[MessageRow]) -> list[str]:
         url = links.message_url(settings, row.message_id)
         name = row.from_name if row.from_name and row.from_name != row.from_addr else row.from_addr
         out.append(
-            f"<entry><id>{_x(url)}</id><title>{_x(row.subject)}</title>"
+            f"<entry><id>{_x(url)}</id><title>{_x(show_address(row.subject, p.hide))}</title>"
             f"<updated>{p.t.iso(row.date)}</updated>"
             f"<author><name>{_x(show_address(name, p.hide))}</name></author>"
             f'<link rel="alternate" type="text/html" href={quoteattr(url)}/>'
@@ -59,7 +59,8 @@ def _feed(
     def stream() -> Iterator[str]:
         yield '<?xml version="1.0" encoding="utf-8"?>\n'
         yield f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{p.t.language}">\n'
-        yield f"<id>{_x(page_url)}</id><title>{_x(title)}</title><updated>{updated}</updated>\n"
+        title_text = _x(show_address(title, p.hide))
+        yield f"<id>{_x(page_url)}</id><title>{title_text}</title><updated>{updated}</updated>\n"
         yield f'<link rel="self" href={quoteattr(feed_url)}/>'
         yield f'<link rel="alternate" href={quoteattr(page_url)}/>\n'
         yield from entries

@@ -27,7 +27,7 @@ from mailgate.config import Settings
 from mailgate.db import Database
 from web.auth import Authenticator
 from web.i18n import Translator, choose_language
-from web.render import BodyCache, sender_label
+from web.render import BodyCache, sender_label, show_address
 from web.settings import WebSettings
 from web.urls import Urls
 
@@ -119,6 +119,7 @@ class Page:
             hide=self.hide,
             page=self,
             who=lambda row: sender_label(row, self.hide),
+            subj=lambda text: show_address(text or "", self.hide),
             **context,
         )
         response = HTMLResponse(html, status_code=status)
