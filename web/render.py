@@ -15,7 +15,7 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import nh3
 from markupsafe import Markup, escape
@@ -108,6 +108,28 @@ def sender_label(row: MessageRow, hide: bool) -> str:
     if row.from_name and row.from_name != row.from_addr:
         return show_address(row.from_name, hide)
     return show_address(row.from_addr, hide) or "?"
+
+
+def highlighted(text: str, highlights: Sequence[tuple[int, int]], hide: bool) -> Markup:
+    """Escaped text with `<mark>` around the highlighted spans; for anonymous readers
+    addresses are obfuscated whole (a highlight inside an address is dropped, not split)."""
+    spans = [m.span() for m in _ADDRESS.finditer(text)] if hide else []
+    keep = sorted(
+        (start, end)
+        for start, end in highlights
+        if 0 <= start < end <= len(text) and not any(a < end and start < b for a, b in spans)
+    )
+    out, position = [], 0
+    for start, end in keep:
+        if start < position:
+            continue
+        plain, marked = text[position:start], text[start:end]
+        out.append(str(escape(obfuscate(plain) if hide else plain)))
+        out.append(f"<mark>{escape(obfuscate(marked) if hide else marked)}</mark>")
+        position = end
+    rest = text[position:]
+    out.append(str(escape(obfuscate(rest) if hide else rest)))
+    return Markup("".join(out))
 
 
 def is_patch(text: str) -> bool:

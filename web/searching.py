@@ -10,12 +10,14 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from markupsafe import Markup
 from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
 from mailgate import archive_reads as reads
 from mailgate.query import QueryError
+from web.render import highlighted
 from web.state import Page, reading
 
 RESULTS_PER_PAGE = 50
@@ -38,6 +40,15 @@ def _hit_pks(result: object) -> list[int]:
     return pks
 
 
+def _snippet(hit: object, row: reads.MessageRow, hide: bool) -> Markup:
+    """The engine's snippet with its highlights, else the message's own snippet."""
+    snippet = getattr(hit, "snippet", None)
+    text = getattr(snippet, "text", "") or ""
+    if not text:
+        return highlighted(row.snippet, (), hide)
+    return highlighted(text, getattr(snippet, "highlights", ()) or (), hide)
+
+
 @reading
 def search_page(request: Request, p: Page, conn: Connection) -> Response:
     q = request.query_params.get("q", "").strip()
@@ -52,7 +63,9 @@ def search_page(request: Request, p: Page, conn: Connection) -> Response:
         )
     except QueryError as exc:
         return p.render("search.html", status=400, **(context | {"error": str(exc)}))
-    context["rows"] = reads.messages_by_pks(conn, _hit_pks(result), p.list_ids)
+    hits = {getattr(hit, "message_pk", None): hit for hit in getattr(result, "hits", []) or []}
+    rows = reads.messages_by_pks(conn, _hit_pks(result), p.list_ids)
+    context["rows"] = [(row, _snippet(hits.get(row.pk), row, p.hide)) for row in rows]
     context["next_cursor"] = getattr(result, "next_cursor", None) or ""
     context["total"] = getattr(result, "total", None)
     return p.render("search.html", **context)
