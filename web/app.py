@@ -23,7 +23,7 @@ from mailgate.config import Settings
 from mailgate.db import Database
 from web import exports, feeds, views
 from web.auth import Authenticator, BadCredentials
-from web.render import BodyCache, obfuscate
+from web.render import BodyCache
 from web.settings import WebSettings, web_settings
 from web.state import WebState
 
@@ -91,7 +91,6 @@ def _templates() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals["obfuscate"] = obfuscate
     return env
 
 
