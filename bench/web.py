@@ -1,12 +1,13 @@
 """Web archive benchmark: page latencies (p50/p95) and throughput with 50 concurrent clients.
 
-Usage: python bench/web.py [--archive PATH] [--copies N] [--cache DIR] [--requests N]
-                           [--clients N] [--seconds S]
+Usage: python bench/web.py [--backend sqlite|postgresql] [--archive PATH] [--copies N]
+                           [--cache DIR] [--requests N] [--clients N] [--seconds S]
 
 The archive (built once, then reused from --cache): the openwrt-devel corpus imported --copies
 times (14 by default: over 100,000 messages) with rewritten Message-IDs and subjects so the
 copies stay separate threads, plus one synthetic 1,000-message thread. The server is the real
-`mailgate web` command in its own process (uvicorn); the load comes from this process (httpx).
+`mailgate web` command in its own process (uvicorn); latencies are measured from this process
+(httpx, one keep-alive connection), throughput with Debian's `wrk` when installed (else httpx).
 Printed: archive size, p50/p95 of the list page (first and deeper keyset pages), the
 1,000-message thread, a message page, a feed and the search page, then requests/s and errors
 with --clients concurrent keep-alive clients for --seconds.
@@ -32,7 +33,8 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -49,6 +51,8 @@ DEFAULT_ARCHIVE = next(
     (p / CORPUS_FILE for p in Path(__file__).resolve().parents if (p / CORPUS_FILE).exists()),
     CORPUS_FILE,
 )
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_DATABASE = "mailgate_bench_web"
 LIST = "openwrt-devel"
 BIG_THREAD = 1_000
 BIG_ROOT = "big-thread-0@bench.mailgate.example"
@@ -111,7 +115,17 @@ def _big_thread() -> Iterator[tuple[bytes, None]]:
         )
 
 
-def build(cache: Path, archive: Path, copies: int) -> Path:
+def _fresh_postgres(admin_url: str) -> str:
+    """An empty PostgreSQL database for the bench archive; returns its URL."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
+    admin.dispose()
+    return make_url(admin_url).set(database=PG_DATABASE).render_as_string(hide_password=False)
+
+
+def build(cache: Path, archive: Path, copies: int, pg_admin: str | None) -> Path:
     """The cached archive's configuration file (built on first use)."""
     config = cache / "mailgate.toml"
     done = cache / "built"
@@ -120,8 +134,10 @@ def build(cache: Path, archive: Path, copies: int) -> Path:
     if cache.exists():
         shutil.rmtree(cache)  # an interrupted build: start again
     cache.mkdir(parents=True)
+    url = _fresh_postgres(pg_admin) if pg_admin else ""
     config.write_text(
-        f'data_dir = "{cache}"\ntimezone = "Europe/Paris"\nlanguage = "en"\n'
+        f'data_dir = "{cache}"\ndatabase_url = "{url}"\n'
+        'timezone = "Europe/Paris"\nlanguage = "en"\n'
         f'base_url = "http://127.0.0.1"\n[[lists]]\nname = "{LIST}"\n'
         f'address = "{LIST}@lists.openwrt.org"\nlanguage = "en"\n',
         encoding="utf-8",
@@ -273,12 +289,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE)
     parser.add_argument("--copies", type=int, default=14)
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache/mailgate/bench-web")
+    parser.add_argument("--cache", type=Path, default=None, help="default ~/.cache/mailgate/...")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--pg-admin", default=PG_ADMIN, help="PostgreSQL server (admin URL)")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
-    config = build(args.cache, args.archive, args.copies)
+    cache = args.cache or Path.home() / ".cache/mailgate" / f"bench-web-{args.backend}"
+    pg_admin = args.pg_admin if args.backend == "postgresql" else None
+    config = build(cache, args.archive, args.copies, pg_admin)
+    print(f"backend: {args.backend}")
     samples = _samples(config)
     server, base = _start(config)
     try:
