@@ -1,0 +1,253 @@
+"""The durable writer of the live receivers: group commit on one writer thread.
+
+SMTP, LMTP and the IMAP pollers hand it a `Job` (one message and where it goes: lists and
+command addresses) and wait for the job's results. Jobs are prepared (parsed, analysed; pure
+work) on a preparer thread or, with `workers`, in worker processes; the writer thread then
+takes every prepared job that is waiting, stores them all in one transaction (a savepoint per
+job, or per recipient when each needs its own answer, as in LMTP) and commits once. Only then
+are the jobs' futures resolved, so a receiver acknowledges only what is durable, and messages
+that arrive while a commit is being flushed share the next one: durability at the cost of one
+fsync per batch, not per message, on SQLite's single writer.
+
+A fault of ours (database down, disk full, a bug) fails the job's items (the receiver answers
+451 and the sender retries; the pipeline de-duplicates what a retry brings twice). Mail that
+cannot be parsed is not a fault: the pipeline quarantines it and it counts as kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from mailgate.db import Database
+from mailgate.pipeline import ListContext, Outcome, Prepared, Where, commit, prepare
+from mailgate.routing import Route, RouteKind, enqueue_command
+from mailgate.store import utcnow
+
+log = logging.getLogger(__name__)
+
+# Most messages committed in one transaction (bounds the time a batch holds the write lock).
+MAX_BATCH_MESSAGES = 256
+# Jobs accepted but not yet committed; beyond this receivers answer "busy, try later".
+MAX_PENDING_JOBS = 2_000
+STOP_TIMEOUT_SECONDS = 30.0
+QUEUED = "queued"
+FAILED = "failed"
+
+
+class WriterBusy(RuntimeError):
+    """Too many jobs are waiting for the database; the sender should try again later."""
+
+
+class WriterStopped(RuntimeError):
+    """The writer no longer accepts jobs (the server is shutting down)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """What happened to one (message, route) pair: `ok` means durably kept."""
+
+    route: Route
+    ok: bool
+    outcome: str  # stored, duplicate, quarantined, queued or failed
+    message_id: str | None = None
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class Job:
+    """One message for one or more routes. `atomic`: all routes commit or none does.
+    `after` runs in the job's savepoint once its routes are stored (e.g. IMAP state)."""
+
+    raw: bytes
+    routes: tuple[Route, ...]
+    source: str
+    atomic: bool = True
+    after: Callable[[Connection], None] | None = None
+    arrival: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class _Ready:
+    job: Job
+    prepared: list[Prepared | None]
+    future: Future[list[ItemResult]]
+
+
+def _prepare_routes(
+    raw: bytes, contexts: list[ListContext | None], arrival: datetime
+) -> list[Prepared | None]:
+    """Prepare the message once per list route (None for command routes); pure work."""
+    return [prepare(raw, ctx, arrival) if ctx is not None else None for ctx in contexts]
+
+
+def _make_executor(workers: int) -> Executor:
+    if workers <= 0:
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailgate-prepare")
+    # spawn: the serving process has threads, which fork would copy in an unknown state.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+class IngestWriter:
+    """Group-committing writer; `submit` is thread-safe and returns a Future of results."""
+
+    def __init__(self, db: Database, contexts: dict[str, ListContext], *, workers: int = 0) -> None:
+        self.db = db
+        self.contexts = contexts
+        self._executor = _make_executor(workers)
+        self._ready: queue.Queue[_Ready | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._accepting = True
+        self._idle = threading.Condition(self._lock)
+        self._thread = threading.Thread(target=self._run, name="mailgate-writer", daemon=True)
+        self.commits = 0
+        self.committed_jobs = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, job: Job) -> Future[list[ItemResult]]:
+        """Queue a job; the future resolves once its results are committed (or failed)."""
+        with self._lock:
+            if not self._accepting:
+                raise WriterStopped("the server is shutting down")
+            if self._pending >= MAX_PENDING_JOBS:
+                raise WriterBusy(f"{self._pending} messages waiting for the database")
+            self._pending += 1
+        result: Future[list[ItemResult]] = Future()
+        # Running from the start: a waiter that goes away cannot cancel a job in progress.
+        result.set_running_or_notify_cancel()
+        contexts = [
+            self.contexts.get(r.list_name or "") if r.kind is RouteKind.LIST else None
+            for r in job.routes
+        ]
+        try:
+            prepared = self._executor.submit(_prepare_routes, job.raw, contexts, job.arrival)
+        except RuntimeError as exc:  # executor shut down or broken
+            self._done(1)
+            raise WriterStopped(str(exc)) from None
+        prepared.add_done_callback(lambda f: self._prepared(job, f, result))
+        return result
+
+    def _prepared(self, job: Job, done: Future[list[Prepared | None]], result: Future) -> None:
+        try:
+            prepared = done.result()
+        except BaseException as exc:  # a broken worker process, for example
+            log.error("preparing a message failed: %s: %s", type(exc).__name__, exc)
+            result.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+            self._done(1)
+            return
+        self._ready.put(_Ready(job, prepared, result))
+
+    def _done(self, count: int) -> None:
+        with self._lock:
+            self._pending -= count
+            if self._pending == 0:
+                self._idle.notify_all()
+
+    def _take_batch(self, first: _Ready) -> tuple[list[_Ready], bool]:
+        batch, stop = [first], False
+        while len(batch) < MAX_BATCH_MESSAGES:
+            try:
+                item = self._ready.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                stop = True
+                break
+            batch.append(item)
+        return batch, stop
+
+    def _run(self) -> None:
+        while True:
+            first = self._ready.get()
+            if first is None:
+                return
+            batch, stop = self._take_batch(first)
+            self._commit_batch(batch)
+            if stop:
+                return
+
+    def _commit_batch(self, batch: list[_Ready]) -> None:
+        try:
+            with self.db.engine.connect() as conn, conn.begin():
+                results = [self._store_job(conn, ready) for ready in batch]
+        except Exception as exc:
+            log.error("commit of %d message(s) failed: %s: %s", len(batch), type(exc).__name__, exc)
+            for ready in batch:
+                ready.future.set_exception(exc)
+        else:
+            self.commits += 1
+            self.committed_jobs += len(batch)
+            for ready, job_results in zip(batch, results, strict=True):
+                ready.future.set_result(job_results)
+        finally:
+            self._done(len(batch))
+
+    def _store_job(self, conn: Connection, ready: _Ready) -> list[ItemResult]:
+        job = ready.job
+        if not job.atomic:
+            results = [
+                self._in_savepoint(conn, job, [(route, prep)], with_after=False)[0]
+                for route, prep in zip(job.routes, ready.prepared, strict=True)
+            ]
+            if job.after is not None and all(r.ok for r in results):
+                self._in_savepoint(conn, job, [], with_after=True)
+            return results
+        return self._in_savepoint(
+            conn, job, list(zip(job.routes, ready.prepared, strict=True)), with_after=True
+        )
+
+    def _in_savepoint(
+        self,
+        conn: Connection,
+        job: Job,
+        pairs: list[tuple[Route, Prepared | None]],
+        *,
+        with_after: bool,
+    ) -> list[ItemResult]:
+        savepoint = conn.begin_nested()
+        try:
+            results = [self._store_one(conn, job, route, prep) for route, prep in pairs]
+            if with_after and job.after is not None:
+                job.after(conn)
+        except Exception as exc:
+            savepoint.rollback()
+            log.exception("storing a message from %s failed", job.source)
+            detail = f"{type(exc).__name__}: {exc}"
+            return [ItemResult(route, False, FAILED, detail=detail) for route, _ in pairs]
+        savepoint.commit()
+        return results
+
+    def _store_one(
+        self, conn: Connection, job: Job, route: Route, prep: Prepared | None
+    ) -> ItemResult:
+        if route.kind is not RouteKind.LIST:
+            enqueue_command(conn, job.raw, route, job.arrival)
+            return ItemResult(route, True, QUEUED)
+        ctx = self.contexts.get(route.list_name or "")
+        if ctx is None or prep is None:
+            raise LookupError(f"list {route.list_name!r} is not in the database")
+        where = Where(ctx.name, job.source, arrival=job.arrival)
+        result = commit(conn, prep, ctx, where)
+        detail = result.reason if result.outcome is Outcome.QUARANTINED else ""
+        return ItemResult(route, True, result.outcome.value, result.message_id, detail)
+
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Stop accepting jobs, commit those already accepted, then end the thread."""
+        with self._lock:
+            self._accepting = False
+            self._idle.wait_for(lambda: self._pending == 0, timeout)
+        self._ready.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._executor.shutdown(wait=True, cancel_futures=True)
