@@ -4,7 +4,7 @@ Same rules as the SMTP receiver (`ingest.smtp`), with the RFC 2033 difference th
 after DATA there is one reply per accepted recipient, in RCPT order, and each recipient is
 committed on its own (a fault on one list does not hold back the others). aiosmtpd's LMTP
 session answers once after DATA; `LmtpHandler` and `GatewayLMTP` answer per recipient, also
-for the size and line-length rejections aiosmtpd emits itself. Started by `mailgate serve`.
+when the message is too big. Started by `mailgate serve`.
 """
 
 from __future__ import annotations
@@ -15,21 +15,16 @@ from aiosmtpd.lmtp import LMTP
 
 from mailgate.ingest.service import ServeContext
 from mailgate.ingest.smtp import (
-    AIOSMTPD_SIZE_REPLIES,
     BUSY,
     TEMPFAIL,
     GatewayHandler,
     Receiver,
-    size_reply,
     smtp_config,
     start_receiver,
 )
+from mailgate.ingest.smtp_session import AIOSMTPD_SIZE_REPLIES, FastData, size_reply
 from mailgate.ingest.writer import ItemResult
 from mailgate.routing import Route
-
-# Replies aiosmtpd sends once after DATA that LMTP needs once per recipient.
-_AIOSMTPD_LINE_TOO_LONG = "500 Line too long (see RFC5321 4.5.3.1.6)"
-_AIOSMTPD_TOO_MUCH = "552 Error: Too much mail data"
 
 
 class LmtpHandler(GatewayHandler):
@@ -62,17 +57,16 @@ def _norm(address: str) -> str:
     return address.strip().strip("<>").lower()
 
 
-class GatewayLMTP(LMTP):
-    """aiosmtpd's LMTP session, with per-recipient replies to rejections after DATA."""
+class GatewayLMTP(FastData, LMTP):
+    """aiosmtpd's LMTP session, reading DATA in blocks, answering rejections per recipient."""
 
     async def push(self, status: Any) -> None:
-        if isinstance(status, str):
-            after_data = status in (_AIOSMTPD_TOO_MUCH, _AIOSMTPD_LINE_TOO_LONG)
-            if status in AIOSMTPD_SIZE_REPLIES:
-                status = size_reply(self.data_size_limit)
-            if after_data and self.envelope is not None and self.envelope.rcpt_tos:
-                status = "\r\n".join(status for _ in self.envelope.rcpt_tos)
+        if isinstance(status, str) and status in AIOSMTPD_SIZE_REPLIES:
+            status = size_reply(self.data_size_limit)
         await super().push(status)
+
+    async def reject_data(self, status: str) -> None:
+        await self.push("\r\n".join(status for _ in self.envelope.rcpt_tos))
 
 
 async def start_lmtp(ctx: ServeContext) -> Receiver | None:

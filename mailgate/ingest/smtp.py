@@ -25,6 +25,7 @@ from aiosmtpd.smtp import SMTP
 
 from mailgate.config import ConfigError, Settings
 from mailgate.ingest.service import ServeContext
+from mailgate.ingest.smtp_session import GatewaySMTP
 from mailgate.ingest.writer import IngestWriter, ItemResult, Job, WriterBusy, WriterStopped
 from mailgate.routing import Route, classify
 
@@ -40,11 +41,6 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 IDENT = "mailgate"
 TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
 BUSY = "451 4.3.2 Too busy, please try again later"
-# aiosmtpd's own size replies lack the enhanced status code; they are rewritten on the way out.
-AIOSMTPD_SIZE_REPLIES = (
-    "552 Error: message size exceeds fixed maximum message size",
-    "552 Error: Too much mail data",
-)
 _MID_RE = re.compile(rb"(?im)^message-id:[ \t]*(?:\r?\n[ \t]+)?(<[^>\r\n]{1,250}>)")
 _SMTP_KEYS = {
     "enabled": bool,
@@ -243,19 +239,6 @@ class GatewayHandler:
             outcome,
             (time.monotonic() - started) * 1000,
         )
-
-
-def size_reply(limit: int | None) -> str:
-    return f"552 5.3.4 Message too big (limit {limit} bytes)"
-
-
-class GatewaySMTP(SMTP):
-    """aiosmtpd's SMTP session with enhanced status codes on size rejections."""
-
-    async def push(self, status: Any) -> None:
-        if isinstance(status, str) and status in AIOSMTPD_SIZE_REPLIES:
-            status = size_reply(self.data_size_limit)
-        await super().push(status)
 
 
 class Receiver:

@@ -3,8 +3,9 @@
 SMTP, LMTP and the IMAP pollers hand it a `Job` (one message and where it goes: lists and
 command addresses) and wait for the job's results. Jobs are prepared (parsed, analysed; pure
 work) on a preparer thread or, with `workers`, in worker processes; the writer thread then
-takes every prepared job that is waiting, stores them all in one transaction (a savepoint per
-job, or per recipient when each needs its own answer, as in LMTP) and commits once. Only then
+takes every prepared job that is waiting, stores them all in one transaction and commits once;
+if the batch fails, it is stored again with a savepoint per job (or per recipient when each
+needs its own answer, as in LMTP), so one faulty message fails alone. Only then
 are the jobs' futures resolved, so a receiver acknowledges only what is durable, and messages
 that arrive while a commit is being flushed share the next one: durability at the cost of one
 fsync per batch, not per message, on SQLite's single writer.
@@ -16,6 +17,7 @@ cannot be parsed is not a fault: the pipeline quarantines it and it counts as ke
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import queue
@@ -89,6 +91,10 @@ def _prepare_routes(
     return [prepare(raw, ctx, arrival) if ctx is not None else None for ctx in contexts]
 
 
+def _warm_up() -> None:
+    """Runs in a new worker process: the pipeline is imported by then."""
+
+
 def _make_executor(workers: int) -> Executor:
     if workers <= 0:
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailgate-prepare")
@@ -109,10 +115,13 @@ class IngestWriter:
         self._accepting = True
         self._idle = threading.Condition(self._lock)
         self._thread = threading.Thread(target=self._run, name="mailgate-writer", daemon=True)
+        self._conn: Connection | None = None
         self.commits = 0
         self.committed_jobs = 0
 
     def start(self) -> None:
+        if isinstance(self._executor, ProcessPoolExecutor):
+            self._executor.submit(_warm_up).result()  # spawn the workers now, not on mail
         self._thread.start()
 
     def submit(self, job: Job) -> Future[list[ItemResult]]:
@@ -168,19 +177,38 @@ class IngestWriter:
         return batch, stop
 
     def _run(self) -> None:
-        while True:
-            first = self._ready.get()
-            if first is None:
-                return
-            batch, stop = self._take_batch(first)
-            self._commit_batch(batch)
-            if stop:
-                return
+        try:
+            while True:
+                first = self._ready.get()
+                if first is None:
+                    return
+                batch, stop = self._take_batch(first)
+                self._commit_batch(batch)
+                if stop:
+                    return
+        finally:
+            self._drop_connection()
+
+    def _connection(self) -> Connection:
+        """The writer thread's connection, kept open between batches."""
+        if self._conn is None:
+            self._conn = self.db.engine.connect()
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
 
     def _commit_batch(self, batch: list[_Ready]) -> None:
         try:
-            with self.db.engine.connect() as conn, conn.begin():
-                results = [self._store_job(conn, ready) for ready in batch]
+            try:
+                results = self._transaction(batch, isolate=False)
+            except Exception as exc:
+                # One message may be at fault: redo the batch with a savepoint per job.
+                log.warning("batch of %d failed (%s); retrying message by message", len(batch), exc)
+                results = self._transaction(batch, isolate=True)
         except Exception as exc:
             log.error("commit of %d message(s) failed: %s: %s", len(batch), type(exc).__name__, exc)
             for ready in batch:
@@ -193,7 +221,29 @@ class IngestWriter:
         finally:
             self._done(len(batch))
 
-    def _store_job(self, conn: Connection, ready: _Ready) -> list[ItemResult]:
+    def _transaction(self, batch: list[_Ready], *, isolate: bool) -> list[list[ItemResult]]:
+        """Store the batch in one transaction and commit it (durable when this returns)."""
+        conn = self._connection()
+        try:
+            with conn.begin():
+                if isolate:
+                    return [self._store_isolated(conn, ready) for ready in batch]
+                return [self._store_plain(conn, ready) for ready in batch]
+        except Exception:
+            self._drop_connection()  # it may be broken; the next batch opens a new one
+            raise
+
+    def _store_plain(self, conn: Connection, ready: _Ready) -> list[ItemResult]:
+        job = ready.job
+        results = [
+            self._store_one(conn, job, route, prep)
+            for route, prep in zip(job.routes, ready.prepared, strict=True)
+        ]
+        if job.after is not None:
+            job.after(conn)
+        return results
+
+    def _store_isolated(self, conn: Connection, ready: _Ready) -> list[ItemResult]:
         job = ready.job
         if not job.atomic:
             results = [
@@ -251,3 +301,8 @@ class IngestWriter:
         if self._thread.is_alive():
             self._thread.join(timeout)
         self._executor.shutdown(wait=True, cancel_futures=True)
+        if self.commits:
+            log.info(
+                "writer: %d message(s) in %d commit(s), %.1f per commit",
+                self.committed_jobs, self.commits, self.committed_jobs / self.commits,
+            )  # fmt: skip
