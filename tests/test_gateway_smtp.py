@@ -8,6 +8,7 @@ import asyncio
 import re
 import shutil
 import smtplib
+import socket
 import ssl
 import subprocess
 import threading
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from mailgate import store
 from mailgate.db import Database
 from mailgate.ingest.smtp import GatewayHandler
 from mailgate.models import CommandInbox, Message, MessageList, Quarantine
@@ -218,3 +220,30 @@ def test_starttls_is_offered_only_when_configured(gateway, gw_settings, db, tmp_
             smtp.starttls(context=context)
             assert smtp.sendmail(SENDER, ["dev@lists.example.org"], crlf(raw)) == {}
     assert count(db, Message, Message.message_id == "tls@example.org") == 1
+
+
+def _raw_of(db: Database, mid: str) -> bytes:
+    with db.reader() as session:
+        raw_id = session.scalar(select(Message.raw_id).where(Message.message_id == mid))
+        return store.raw_bytes(session.connection(), raw_id)
+
+
+def test_data_is_kept_byte_for_byte(gateway, db: Database) -> None:
+    body = ".leading dot\n..two dots\n.\nnot the end\n" + "long " * 400 + "\n\xe9t\xe9\n"
+    raw = crlf(make_mail("bytes@example.org", body=body, charset="latin-1"))
+    assert send(gateway.port("smtp"), raw, ["dev@lists.example.org"]) == {}
+    assert _raw_of(db, "bytes@example.org") == raw  # dots unstuffed, long line kept
+
+
+def test_commands_pipelined_after_data_are_answered(gateway, db: Database) -> None:
+    raw = crlf(make_mail("pipe@example.org"))
+    with socket.create_connection((LOOPBACK, gateway.port("smtp")), timeout=30) as sock:
+        stream = sock.makefile("rb")
+        stream.readline()
+        sock.sendall(b"HELO client\r\nMAIL FROM:<a@example.org>\r\n")
+        sock.sendall(b"RCPT TO:<dev@lists.example.org>\r\nDATA\r\n")
+        replies = [stream.readline()[:3] for _ in range(4)]
+        sock.sendall(raw + b".\r\nNOOP\r\nQUIT\r\n")  # NOOP sent before the 250 came
+        replies += [stream.readline()[:3] for _ in range(3)]
+    assert replies == [b"250", b"250", b"250", b"354", b"250", b"250", b"221"]
+    assert count(db, Message, Message.message_id == "pipe@example.org") == 1
