@@ -101,6 +101,8 @@ class Dovecot:
         binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         if not Path(binary).exists():
             _missing("dovecot is not installed (Debian package dovecot-imapd)")
+        if os.geteuid() != 0:
+            _missing("the test Dovecot runs its mail user as nobody, which needs root")
         self.binary = binary
         self.dir = Path(tempfile.mkdtemp(prefix="mailgate-dovecot-", dir="/tmp"))
         self.dir.chmod(0o755)

@@ -17,6 +17,7 @@ import ssl
 import time
 import weakref
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,16 +193,24 @@ class GatewayHandler:
         job = Job(raw, tuple(routes.values()), source=self.protocol, atomic=self.atomic)
         results: list[ItemResult] | None = None
         fault = ""
+        envelope_info = (envelope.mail_from or "", list(envelope.rcpt_tos), raw)
         try:
-            future = asyncio.wrap_future(self.writer.submit(job))
-            results = await asyncio.shield(future)
+            submitted = self.writer.submit(job)
+            results = await asyncio.shield(asyncio.wrap_future(submitted))
+        except asyncio.CancelledError:  # the client went away: log the outcome when known
+            submitted.add_done_callback(
+                lambda f: self._log(
+                    envelope_info, _results_or_none(f), "", started, " (sender gone)"
+                )
+            )
+            raise
         except WriterBusy as exc:
             fault = f"busy: {exc}"
         except WriterStopped as exc:
             fault = f"stopping: {exc}"
         except Exception as exc:
             fault = f"{type(exc).__name__}: {exc}"
-        self._log(envelope, raw, results, fault, started)
+        self._log(envelope_info, results, fault, started)
         return self.reply(envelope.rcpt_tos, routes, results, fault)
 
     def reply(
@@ -217,28 +226,32 @@ class GatewayHandler:
 
     def _log(
         self,
-        envelope: Any,
-        raw: bytes,
+        envelope_info: tuple[str, list[str], bytes],
         results: list[ItemResult] | None,
         fault: str,
         started: float,
+        note: str = "",
     ) -> None:
+        sender, recipients, raw = envelope_info
         mid = next((r.message_id for r in results or () if r.message_id), None)
         outcome = describe_results(results) if results is not None else f"failed ({fault})"
-        level = (
-            logging.INFO if results is not None and all(r.ok for r in results) else logging.ERROR
-        )
+        kept = results is not None and all(r.ok for r in results)
         log.log(
-            level,
-            "%s message_id=%s from=<%s> to=%s size=%d %s in %.0f ms",
+            logging.INFO if kept else logging.ERROR,
+            "%s message_id=%s from=<%s> to=%s size=%d %s in %.0f ms%s",
             self.protocol,
             f"<{mid}>" if mid else header_message_id(raw),
-            envelope.mail_from or "",
-            ",".join(envelope.rcpt_tos),
+            sender,
+            ",".join(recipients),
             len(raw),
             outcome,
             (time.monotonic() - started) * 1000,
+            note,
         )
+
+
+def _results_or_none(future: Future[list[ItemResult]]) -> list[ItemResult] | None:
+    return None if future.exception() is not None else future.result()
 
 
 class Receiver:
