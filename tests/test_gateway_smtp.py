@@ -35,7 +35,7 @@ def crlf(raw: bytes) -> bytes:
 
 @pytest.fixture
 def gw_settings(settings):
-    smtp = {"port": 0, "lmtp": True, "lmtp_port": 0}
+    smtp = {"port": 0, "lmtp": True, "lmtp_port": 0, "prepare_workers": 0}
     return replace(settings, max_message_bytes=LIMIT, sections={"smtp": smtp})
 
 

@@ -18,12 +18,22 @@ cannot be parsed is not a fault: the pipeline quarantines it and it counts as ke
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import multiprocessing
+import os
 import queue
+import signal
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import (
+    BrokenExecutor,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+)
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -41,6 +51,8 @@ MAX_BATCH_MESSAGES = 256
 # Jobs accepted but not yet committed; beyond this receivers answer "busy, try later".
 MAX_PENDING_JOBS = 2_000
 STOP_TIMEOUT_SECONDS = 30.0
+PR_SET_PDEATHSIG = 1  # prctl(2) option
+PARENT_CHECK_SECONDS = 1.0
 QUEUED = "queued"
 FAILED = "failed"
 
@@ -95,11 +107,33 @@ def _warm_up() -> None:
     """Runs in a new worker process: the pipeline is imported by then."""
 
 
+def _worker_init(parent: int) -> None:
+    """A parsing process ends with the server, even when the server is killed (SIGKILL)."""
+    try:  # Linux: the kernel signals us when the parent dies
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(0)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
+
+
 def _make_executor(workers: int) -> Executor:
     if workers <= 0:
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailgate-prepare")
     # spawn: the serving process has threads, which fork would copy in an unknown state.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )
 
 
 class IngestWriter:
@@ -108,6 +142,7 @@ class IngestWriter:
     def __init__(self, db: Database, contexts: dict[str, ListContext], *, workers: int = 0) -> None:
         self.db = db
         self.contexts = contexts
+        self._workers = workers
         self._executor = _make_executor(workers)
         self._ready: queue.Queue[_Ready | None] = queue.Queue()
         self._lock = threading.Lock()
@@ -120,8 +155,7 @@ class IngestWriter:
         self.committed_jobs = 0
 
     def start(self) -> None:
-        if isinstance(self._executor, ProcessPoolExecutor):
-            self._executor.submit(_warm_up).result()  # spawn the workers now, not on mail
+        self._warm_up()
         self._thread.start()
 
     def submit(self, job: Job) -> Future[list[ItemResult]]:
@@ -140,12 +174,28 @@ class IngestWriter:
             for r in job.routes
         ]
         try:
-            prepared = self._executor.submit(_prepare_routes, job.raw, contexts, job.arrival)
+            prepared = self._prepare(job, contexts)
         except RuntimeError as exc:  # executor shut down or broken
             self._done(1)
             raise WriterStopped(str(exc)) from None
         prepared.add_done_callback(lambda f: self._prepared(job, f, result))
         return result
+
+    def _warm_up(self) -> None:
+        """Start the parsing processes now (not when mail arrives)."""
+        if self._workers > 0:
+            for started in [self._executor.submit(_warm_up) for _ in range(self._workers)]:
+                started.result()
+
+    def _prepare(self, job: Job, contexts: list[ListContext | None]) -> Future:
+        try:
+            return self._executor.submit(_prepare_routes, job.raw, contexts, job.arrival)
+        except BrokenExecutor:  # a parsing process died (killed, out of memory): start anew
+            with self._lock:
+                log.error("a parsing process died; starting new ones")
+                self._executor.shutdown(wait=False, cancel_futures=False)
+                self._executor = _make_executor(self._workers)
+            return self._executor.submit(_prepare_routes, job.raw, contexts, job.arrival)
 
     def _prepared(self, job: Job, done: Future[list[Prepared | None]], result: Future) -> None:
         try:
