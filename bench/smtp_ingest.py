@@ -1,7 +1,7 @@
 """SMTP ingest benchmark: sustained durable messages/s and acknowledgement latency.
 
 Usage: python bench/smtp_ingest.py [--backend sqlite|postgresql] [--clients 8]
-       [--messages 3000] [--workers 0] [--archive PATH]
+       [--messages 3000] [--workers N] [--archive PATH]
 
 Starts `mailgate serve` as a subprocess on a fresh database, then `--clients` concurrent SMTP
 clients (persistent connections over loopback) send `--messages` realistic messages: the
@@ -179,14 +179,16 @@ def run(args: argparse.Namespace) -> int:
     config.write_text(
         f'data_dir = "data"\ndatabase_url = "{url}"\ndomain = "lists.example.org"\n'
         f'[[lists]]\nname = "bench"\nlanguage = "en"\n'
-        f"[smtp]\nport = 0\nprepare_workers = {args.workers}\n",
+        "[smtp]\nport = 0\n"
+        + (f"prepare_workers = {args.workers}\n" if args.workers is not None else ""),
         encoding="utf-8",
     )
     messages = load_messages(args.archive, args.messages, uuid.uuid4().hex[:8])
     sizes = sorted(len(raw) for _, raw in messages)
     print(f"{len(messages)} messages, size p50 {sizes[len(sizes) // 2]:,} B, "
           f"mean {statistics.mean(sizes):,.0f} B, max {sizes[-1]:,} B")  # fmt: skip
-    print(f"backend {args.backend}, {args.clients} clients, prepare_workers {args.workers}, "
+    workers = "default" if args.workers is None else args.workers
+    print(f"backend {args.backend}, {args.clients} clients, prepare_workers {workers}, "
           f"load average before start {os.getloadavg()[0]:.2f}")  # fmt: skip
     server = MailgateProcess("serve", "--config", str(config)).start()
     try:
@@ -237,7 +239,9 @@ def main() -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--messages", type=int, default=3000)
-    parser.add_argument("--workers", type=int, default=0, help="[smtp] prepare_workers")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="[smtp] prepare_workers (default: server's)"
+    )
     parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE)
     return run(parser.parse_args())
 
