@@ -62,6 +62,8 @@ async def run_gateway(
             if service is not None:
                 services.append(service)
                 log.info("%s", service.describe())
+        if not services:
+            log.warning("nothing to serve: SMTP and LMTP are disabled and no IMAP source is set")
         if on_ready is not None:
             on_ready(services)
         await stop.wait()
