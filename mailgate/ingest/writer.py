@@ -40,9 +40,17 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from mailgate.db import Database
-from mailgate.pipeline import ListContext, Outcome, Prepared, Where, commit, prepare
+from mailgate.pipeline import (
+    ListContext,
+    Outcome,
+    Prepared,
+    Where,
+    commit,
+    commit_guarded,
+    prepare,
+)
 from mailgate.routing import Route, RouteKind, enqueue_command
-from mailgate.store import utcnow
+from mailgate.store import PendingRows, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -278,15 +286,20 @@ class IngestWriter:
             with conn.begin():
                 if isolate:
                     return [self._store_isolated(conn, ready) for ready in batch]
-                return [self._store_plain(conn, ready) for ready in batch]
+                pending = PendingRows()  # rows nothing reads during ingest: one insert per table
+                results = [self._store_plain(conn, ready, pending) for ready in batch]
+                pending.flush(conn)
+                return results
         except Exception:
             self._drop_connection()  # it may be broken; the next batch opens a new one
             raise
 
-    def _store_plain(self, conn: Connection, ready: _Ready) -> list[ItemResult]:
+    def _store_plain(
+        self, conn: Connection, ready: _Ready, pending: PendingRows
+    ) -> list[ItemResult]:
         job = ready.job
         results = [
-            self._store_one(conn, job, route, prep)
+            self._store_one(conn, job, route, prep, pending)
             for route, prep in zip(job.routes, ready.prepared, strict=True)
         ]
         if job.after is not None:
@@ -329,8 +342,16 @@ class IngestWriter:
         return results
 
     def _store_one(
-        self, conn: Connection, job: Job, route: Route, prep: Prepared | None
+        self,
+        conn: Connection,
+        job: Job,
+        route: Route,
+        prep: Prepared | None,
+        pending: PendingRows | None = None,
     ) -> ItemResult:
+        """Store one route of a job. In a batch (`pending` given) a value the database refuses
+        fails the batch, which is then replayed with `commit_guarded`: such a message is
+        quarantined (kept) with the database's reason."""
         if route.kind is not RouteKind.LIST:
             enqueue_command(conn, job.raw, route, job.arrival)
             return ItemResult(route, True, QUEUED)
@@ -338,7 +359,10 @@ class IngestWriter:
         if ctx is None or prep is None:
             raise LookupError(f"list {route.list_name!r} is not in the database")
         where = Where(ctx.name, job.source, arrival=job.arrival)
-        result = commit(conn, prep, ctx, where)
+        if pending is not None:
+            result = commit(conn, prep, ctx, where, pending)
+        else:
+            result = commit_guarded(conn, prep, ctx, where)
         detail = result.reason if result.outcome is Outcome.QUARANTINED else ""
         return ItemResult(route, True, result.outcome.value, result.message_id, detail)
 
