@@ -18,6 +18,7 @@ import itertools
 import os
 import queue
 import re
+import shutil
 import smtplib
 import statistics
 import sys
@@ -215,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"zero loss check: acknowledged {len(clients.acked)}, in the archive {archived}, "
           f"lost {lost}: {'OK' if lost == 0 else 'FAILED'}")  # fmt: skip
     _drop(pg_name)
+    shutil.rmtree(workdir, ignore_errors=True)
     return 0 if lost == 0 and not clients.failures else 1
 
 
