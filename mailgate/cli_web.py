@@ -1,8 +1,9 @@
 """The `mailgate web` commands: serve the archive alone, and make password hashes.
 
 `mailgate web` runs the archive under uvicorn on `[web] host`/`port` (or --host/--port);
-`mailgate web hash-password USER` prints a `[web.users]` line with a scrypt hash. The web
-stack is imported only when a command runs (importing `mailgate` must not load it).
+`mailgate web hash-password USER` prints a `[web.users]` line with a scrypt hash; `register`
+also adds the archive to the services of `mailgate serve` (`[web] enabled`). The web stack is
+imported only when a command runs (importing `mailgate` must not load it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 import click
 
 from mailgate.cli import Runtime, with_runtime
+from mailgate.cli_serve import add_service
 from mailgate.config import ConfigError
 
 
@@ -57,5 +59,13 @@ def hash_password_cmd(user: str, from_stdin: bool, config_path: str | None) -> N
     click.echo(f'{user} = "{web_cli.password_hash(password)}"')
 
 
+async def _web_service(context):  # type: ignore[no-untyped-def]
+    """`mailgate serve`'s web archive service (the web stack loads only when serve runs)."""
+    from web import cli as web_cli
+
+    return await web_cli.start_web(context)
+
+
 def register(main: click.Group) -> None:
     main.add_command(web_group)
+    add_service(_web_service)

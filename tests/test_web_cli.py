@@ -139,7 +139,7 @@ def test_web_service_starts_and_stops_in_a_running_loop(tmp_path: Path) -> None:
 
     async def run() -> int:
         service = await start_web(SimpleNamespace(settings=settings, db=db))
-        assert service.describe().startswith("web archive on http://127.0.0.1:")
+        assert service.describe().startswith("web listening on 127.0.0.1:")
         async with httpx.AsyncClient() as client:
             response = await client.get(f"http://{service.address}/")
         await service.stop()
@@ -149,3 +149,40 @@ def test_web_service_starts_and_stops_in_a_running_loop(tmp_path: Path) -> None:
         assert asyncio.run(run()) == 200
     finally:
         db.dispose()
+
+
+def test_web_service_disabled_or_port_taken(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from web.cli import start_web
+
+    off = Settings(data_dir=tmp_path, sections={"web": {"enabled": False}})
+    assert asyncio.run(start_web(SimpleNamespace(settings=off, db=None))) is None
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = Settings(data_dir=tmp_path, sections={"web": {"port": port}})
+        assert asyncio.run(start_web(SimpleNamespace(settings=taken, db=None))) is None
+    assert "web archive not started" in caplog.text
+
+
+def test_mailgate_serve_runs_the_archive(tmp_path: Path) -> None:
+    from tests.services import MailgateProcess
+
+    config = tmp_path / "mailgate.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path}"\n[[lists]]\nname = "dev"\n[smtp]\nport = 0\n[web]\nport = 0\n',
+        encoding="utf-8",
+    )
+    server = MailgateProcess("serve", "--config", str(config)).start(expect=("smtp", "web"))
+    try:
+        response = httpx.get(f"http://127.0.0.1:{server.ports['web']}/l/dev/", timeout=10)
+        assert response.status_code == 200 and "script-src 'self'" in response.text + str(
+            response.headers
+        )
+    finally:
+        assert server.terminate() == 0

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import socket
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -25,7 +27,8 @@ from web.app import create_app
 from web.auth import hash_password
 from web.settings import WebSettings, web_settings
 
-MOUNT_PATH = ""  # the archive is served from the root of base_url
+STARTUP_POLL_SECONDS = 0.01
+log = logging.getLogger("mailgate.web")
 
 
 def make_app(settings: Settings, db: Database) -> Starlette:
@@ -93,33 +96,50 @@ class WebService:
         self.address = address
 
     def describe(self) -> str:
-        return f"web archive on http://{self.address}/"
+        return f"web listening on {self.address} (the archive: http://{self.address}/)"
 
     async def stop(self) -> None:
         self._server.should_exit = True
         await self._task
 
 
-async def start_web(context: _Context) -> WebService:
-    """Start the archive in the running event loop (a `mailgate serve` service starter)."""
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
+
+
+async def start_web(context: _Context) -> WebService | None:
+    """Start the archive in the running event loop (a `mailgate serve` service starter).
+
+    None when `[web] enabled = false`, or when its address cannot be bound: the archive only
+    reads, so it must not keep the mail receivers from running (the error is logged).
+    """
     import uvicorn
 
-    host, port = listen_address(context.settings)
+    web = web_settings(context.settings)
+    if not web.enabled:
+        return None
+    try:
+        sock = _listen(web.host, web.port)
+    except OSError as exc:
+        log.error(
+            "web archive not started: cannot listen on %s port %s: %s", web.host, web.port, exc
+        )
+        return None
     config = uvicorn.Config(
-        make_app(context.settings, context.db),
-        host=host,
-        port=port,
+        create_app(context.settings, context.db, web),
         proxy_headers=False,
         server_header=False,
         lifespan="off",
         log_level="warning",
     )
     embedded = _EmbeddedServer(config)
-    task = asyncio.create_task(embedded.server.serve())
+    task = asyncio.create_task(embedded.server.serve(sockets=[sock]))
     while not embedded.server.started:
         if task.done():
-            task.result()  # raises what stopped it (e.g. the port is taken)
+            sock.close()
+            task.result()  # raises what stopped it
             raise RuntimeError("the web archive stopped while starting")
-        await asyncio.sleep(0.01)
-    bound = embedded.server.servers[0].sockets[0].getsockname()
-    return WebService(embedded, task, f"{bound[0]}:{bound[1]}")
+        await asyncio.sleep(STARTUP_POLL_SECONDS)
+    host, port = sock.getsockname()[:2]
+    return WebService(embedded, task, f"[{host}]:{port}" if ":" in host else f"{host}:{port}")

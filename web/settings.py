@@ -1,6 +1,6 @@
 """The `[web]` table of the configuration, validated into a frozen dataclass.
 
-Keys (documented in deploy/mailgate.example.toml): host, port, trusted_proxies,
+Keys (documented in deploy/mailgate.example.toml): enabled, host, port, trusted_proxies,
 proxy_user_header, users (name -> password hash from `mailgate web hash-password`),
 obfuscate_addresses, page_size, feed_entries. Called by `web.app.create_app` and `web.cli`.
 """
@@ -20,6 +20,7 @@ DEFAULT_FEED_ENTRIES = 30
 MAX_PAGE_SIZE = 500
 KEYS = frozenset(
     {
+        "enabled",
         "host",
         "port",
         "trusted_proxies",
@@ -34,6 +35,7 @@ KEYS = frozenset(
 
 @dataclass(frozen=True)
 class WebSettings:
+    enabled: bool = True
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     trusted_proxies: tuple[str, ...] = ()
@@ -97,13 +99,15 @@ def web_settings(settings: Settings) -> WebSettings:
     header = table.get("proxy_user_header", "X-Remote-User")
     if not isinstance(header, str) or not header.strip():
         raise ConfigError("[web] proxy_user_header must be a header name")
-    obfuscate = table.get("obfuscate_addresses", True)
-    if not isinstance(obfuscate, bool):
-        raise ConfigError("[web] obfuscate_addresses must be true or false")
+    obfuscate, enabled = table.get("obfuscate_addresses", True), table.get("enabled", True)
+    for key, value in (("obfuscate_addresses", obfuscate), ("enabled", enabled)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"[web] {key} must be true or false")
     host = table.get("host", DEFAULT_HOST)
     if not isinstance(host, str) or not host:
         raise ConfigError("[web] host must be an address")
     return WebSettings(
+        enabled=enabled,
         host=host,
         port=_int(table, "port", DEFAULT_PORT, 0, 65535),
         trusted_proxies=_proxies(table),
