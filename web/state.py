@@ -25,6 +25,7 @@ from mailgate import access, archive_reads, links
 from mailgate.access import Viewer
 from mailgate.config import Settings
 from mailgate.db import Database
+from web.article import article
 from web.auth import Authenticator
 from web.i18n import Translator, choose_language
 from web.render import BodyCache, sender_label, show_address
@@ -120,6 +121,7 @@ class Page:
             page=self,
             who=lambda row: sender_label(row, self.hide),
             subj=lambda text: show_address(text or "", self.hide),
+            article=lambda item, subject: article(item, self.urls, self.t, subject, self.hide),
             **context,
         )
         response = HTMLResponse(html, status_code=status)
