@@ -61,8 +61,9 @@ def search_page(request: Request, p: Page, conn: Connection) -> Response:
         result = engine.search(
             conn, p.state.settings, q, viewer=p.viewer, limit=RESULTS_PER_PAGE, cursor=cursor
         )
-    except QueryError as exc:
-        return p.render("search.html", status=400, **(context | {"error": str(exc)}))
+    except ValueError as exc:  # QueryError, or a page cursor that is not one of ours
+        message = str(exc) if isinstance(exc, QueryError) else p.t("bad_query")
+        return p.render("search.html", status=400, **(context | {"error": message}))
     hits = {getattr(hit, "message_pk", None): hit for hit in getattr(result, "hits", []) or []}
     rows = reads.messages_by_pks(conn, _hit_pks(result), p.list_ids)
     context["rows"] = [(row, _snippet(hits.get(row.pk), row, p.hide)) for row in rows]
