@@ -235,12 +235,31 @@ def commit(conn: Connection, p: Prepared, ctx: ListContext, where: Where) -> Ing
         return _cross_post(conn, p, ctx, where, existing, raw_id)
     raw_id = _keep_raw(conn, p, ctx, where, raw_id)
     assignment = threads.assign_thread(conn, _linkable(m))
-    pk = store.add_message(conn, _message_values(p, raw_id, assignment))
-    body, recipients, attachments = _details(p)
-    store.add_details(conn, pk, body, recipients, attachments, p.search or {})
-    store.add_to_list(conn, pk, ctx.list_id, raw_id, m.date, p.arrival)
+    pk = _store_message(conn, p, ctx, raw_id, assignment)
     _update_thread(conn, assignment, m, ctx.list_id)
     return IngestResult(Outcome.STORED, ctx.name, m.message_id, pk, assignment.thread_id)
+
+
+def _store_message(
+    conn: Connection, p: Prepared, ctx: ListContext, raw_id: int, assignment: threads.Assignment
+) -> int:
+    """The skeleton row, body, recipients, attachments, search document and list membership."""
+    m = p.parsed
+    assert m is not None
+    values = _message_values(p, raw_id, assignment)
+    pk = store.add_message(conn, values)
+    body, recipients, attachments = _details(p)
+    search = search_index.placement(
+        p.search or {},
+        message_pk=pk,
+        date=m.date,
+        list_ids=[ctx.list_id],
+        has_attachments=values["has_attachments"],
+        language=p.language,
+    )
+    store.add_details(conn, pk, body, recipients, attachments, search)
+    store.add_to_list(conn, pk, ctx.list_id, raw_id, m.date, p.arrival)
+    return pk
 
 
 def _keep_raw(
@@ -269,6 +288,7 @@ def _cross_post(
         return IngestResult(Outcome.DUPLICATE, ctx.name, mid, pk, thread_id)
     raw_id = _keep_raw(conn, p, ctx, where, raw_id)
     store.add_to_list(conn, pk, ctx.list_id, raw_id, date, p.arrival)
+    search_index.add_list(conn, pk, ctx.list_id)
     threads.refresh_thread(conn, thread_id)
     return IngestResult(Outcome.STORED, ctx.name, mid, pk, thread_id)
 

@@ -1,0 +1,341 @@
+"""Search: one interface over SQLite FTS5 and PostgreSQL full text, access check included.
+
+`search(conn, settings, q, viewer=...)` is what the CLI, the web search page and the email
+``search`` command call. It parses `q` with `mailgate.query` (raising `QueryError` with a
+message to show the user), restricts the lists to those `mailgate.access` lets the viewer read
+(callers cannot skip this), always leaves hidden messages out, and returns one `SearchPage`.
+
+How it answers fast at any size (see `mailgate.search_sql`): the engines return matching
+documents newest first, walking a date-ordered key, and stop early. ``order="newest"`` reads
+one page at a time (keyset on the key). ``order="relevance"`` ranks the `rank_window` newest
+matches in Python (`mailgate.search_rank`: term weights per field, combined with recency);
+when more documents match (a very common word), later pages go on newest first below that
+window. Totals are exact up to `count_limit`, then extrapolated over the date range
+(`total_is_estimate`). Cursors are opaque strings tied to the query.
+
+Person-aware ``from:``: `same_person_addresses` maps an address to every address of the same
+person. It returns the address alone until identities exist; callers may pass their own.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from mailgate import search_sql as sql
+from mailgate.access import Viewer, visible_list_ids
+from mailgate.config import Settings
+from mailgate.query import QueryError, parse_query
+from mailgate.search_expr import LANGUAGES, Fts5, Markers, TsQuery, positive_leaves, resolve
+from mailgate.search_hits import Hit, SearchScope, hits_for
+from mailgate.search_index import SORT_KEY_SHIFT, date_key
+from mailgate.search_rank import Candidate, score
+from mailgate.search_settings import SearchSettings, search_settings
+
+__all__ = ["Hit", "QueryError", "SearchPage", "SearchSettings", "search", "search_settings"]
+
+ORDERS = ("relevance", "newest")
+MAX_LIST_TERMS = 64
+GROUP_BATCH_FACTOR = 4
+MAX_GROUP_BATCHES = 6
+CURSOR_VERSION = 1
+
+PersonAddresses = Callable[[Connection, str], Sequence[str]]
+
+
+def same_person_addresses(conn: Connection, address: str) -> Sequence[str]:
+    """Every address of the person who uses `address` (the hook for person-aware search)."""
+    return [address]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of results; `total` counts matching messages (grouped or not)."""
+
+    hits: list[Hit]
+    next_cursor: str | None
+    total: int
+    total_is_estimate: bool
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    mode: str  # "r": relevance keyset, "n": newest-first keyset
+    now: float = 0.0
+    total: int = 0
+    estimate: bool = False
+    score: float = 0.0
+    key: int = 0  # relevance: key of the last hit; newest: exclusive upper bound
+    floor: int | None = None  # relevance: lowest key of the ranked window
+    truncated: bool = False
+
+
+def _fingerprint(q: str, lists: Sequence[str] | None, order: str, grouped: bool, viewer: Viewer):
+    data = json.dumps([q, sorted(lists or []), order, grouped, viewer.name, viewer.all_lists])
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def _encode(cursor: _Cursor, fingerprint: str) -> str:
+    data = {"v": CURSOR_VERSION, "f": fingerprint, **cursor.__dict__}
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def _decode(token: str, fingerprint: str) -> _Cursor:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if data.pop("v") != CURSOR_VERSION or data.pop("f") != fingerprint:
+            raise ValueError
+        cursor = _Cursor(**data)
+        if cursor.mode not in ("r", "n"):
+            raise ValueError
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise QueryError("this page link is invalid or belongs to another search") from None
+    return cursor
+
+
+@dataclass
+class _Run:
+    """Everything one search call works with."""
+
+    conn: Connection
+    options: SearchSettings
+    plan: sql.Plan
+    leaves: dict
+    scope: SearchScope
+    now: datetime
+    limit: int
+    grouped: bool
+
+
+@dataclass(frozen=True)
+class _Entry:
+    score: float
+    candidate: Candidate
+    thread_matches: int = 1
+
+
+def _scope(
+    conn: Connection, settings: Settings, viewer: Viewer, lists: Sequence[str] | None, query
+) -> tuple[SearchScope, tuple[int, ...] | None, tuple[int, ...]]:
+    """Visible lists (the access check), then the lists asked for; (scope, any-of, none-of)."""
+    names = sql.list_names(conn)
+    ids = {name: lid for lid, name in names.items()}
+    visible = set(visible_list_ids(conn, settings, viewer))
+    allowed = set(visible)
+    for wanted in (lists, query.lists):
+        if wanted:
+            allowed &= {ids[name] for name in wanted if name in ids}
+    excluded = tuple(sorted(ids[n] for n in query.exclude_lists if n in ids))
+    any_of = None if allowed == set(names) else tuple(sorted(allowed))
+    scope = SearchScope(list_names={lid: names[lid] for lid in visible})
+    return scope, any_of, excluded
+
+
+def _plan(conn: Connection, query, trees, any_of, excluded) -> sql.Plan:
+    dialect = conn.dialect.name
+    markers = Markers(
+        lists=any_of if any_of is not None and len(any_of) <= MAX_LIST_TERMS else (),
+        exclude_lists=excluded if len(excluded) <= MAX_LIST_TERMS else (),
+        has_attachment=query.has_attachment,
+    )
+    return sql.Plan(
+        dialect=dialect,
+        expression=Fts5().expression(trees, markers) if dialect == "sqlite" else "",
+        tsqueries=TsQuery().expressions(trees, markers) if dialect != "sqlite" else (),
+        lower=date_key(query.after) if query.after else None,
+        upper=date_key(query.before) if query.before else None,
+        list_ids=any_of,
+        exclude_list_ids=excluded,
+        has_attachment=query.has_attachment,
+        message_id=query.message_id,
+    )
+
+
+def search(
+    conn: Connection,
+    settings: Settings,
+    q: str,
+    *,
+    viewer: Viewer,
+    lists: Sequence[str] | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+    group_by_thread: bool = False,
+    order: str = "relevance",
+    now: datetime | None = None,
+    same_person: PersonAddresses | None = None,
+) -> SearchPage:
+    """Search the messages `viewer` may read; raises `QueryError` for an invalid query.
+
+    `lists` narrows the search to these list names (on top of ``list:``); `cursor` is a
+    page's `next_cursor`; `now` fixes the clock (relative dates, recency).
+    """
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
+    options = search_settings(settings)
+    fingerprint = _fingerprint(q, lists, order, group_by_thread, viewer)
+    state = _decode(cursor, fingerprint) if cursor else None
+    now = datetime.fromtimestamp(state.now, UTC) if state else (now or datetime.now(UTC))
+    query = parse_query(q, now=now, tz=ZoneInfo(settings.timezone))
+    scope, any_of, excluded = _scope(conn, settings, viewer, lists, query)
+    if any_of == ():
+        return SearchPage([], None, 0, False)
+    expand = same_person or same_person_addresses
+    trees = None
+    if query.text is not None:
+        trees = {
+            language: resolve(query.text, lambda addr: expand(conn, addr), language)
+            for language in LANGUAGES
+        }
+    sql.prepare(conn)
+    run = _Run(
+        conn=conn,
+        options=options,
+        plan=_plan(conn, query, trees, any_of, excluded),
+        leaves={language: positive_leaves(tree) for language, tree in (trees or {}).items()},
+        scope=scope,
+        now=now,
+        limit=max(1, min(limit, options.max_page_size)),
+        grouped=group_by_thread,
+    )
+    if order == "relevance" and (state is None or state.mode == "r"):
+        entries, next_state, known_total = _relevance(run, state)
+    else:
+        entries, next_state, known_total = _newest(run, state)
+    if state is not None:
+        total, estimate = state.total, state.estimate
+    else:
+        total, estimate = _total(run, known_total)
+    hits = hits_for(conn, [(e.candidate, e.score, e.thread_matches) for e in entries], run)
+    token = None
+    if next_state is not None:
+        next_state = replace(next_state, now=now.timestamp(), total=total, estimate=estimate)
+        token = _encode(next_state, fingerprint)
+    return SearchPage(hits, token, total, estimate)
+
+
+def _group(entries: list[_Entry]) -> list[_Entry]:
+    """The first entry of each thread, in the order given, with the thread's match count."""
+    best: dict[int, _Entry] = {}
+    counts: dict[int, int] = {}
+    for entry in entries:
+        thread = entry.candidate.thread_id
+        counts[thread] = counts.get(thread, 0) + 1
+        best.setdefault(thread, entry)
+    return [replace(e, thread_matches=counts[e.candidate.thread_id]) for e in best.values()]
+
+
+def _relevance(run: _Run, state: _Cursor | None) -> tuple[list[_Entry], _Cursor | None, int | None]:
+    """Rank the window of newest matches; pages go on newest first below a full window."""
+    window = run.options.rank_window
+    floor = state.floor if state else None
+    limit = window * 2 if floor is not None else window + 1
+    rows = sql.candidates(run.conn, run.plan, limit=limit, lower=floor, with_text=True)
+    truncated = state.truncated if state else len(rows) > window
+    if state is None and truncated:
+        rows = rows[:window]
+        floor = rows[-1].sort_key
+    scores = score(
+        rows,
+        run.leaves,
+        now=run.now,
+        half_life_days=run.options.recency_half_life_days,
+        recency_weight=run.options.recency_weight,
+    )
+    entries = sorted(
+        (_Entry(s, c) for s, c in zip(scores, rows, strict=True)),
+        key=lambda e: (-e.score, -e.candidate.sort_key),
+    )
+    if run.grouped:
+        entries = _group(entries)
+    if state is not None:
+        after = (state.score, state.key)
+        entries = [e for e in entries if (e.score, e.candidate.sort_key) < after]
+    known = None if truncated else len(rows)
+    page = entries[: run.limit]
+    if len(entries) > run.limit:
+        last = page[-1]
+        key = last.candidate.sort_key
+        return (
+            page,
+            _Cursor("r", score=last.score, key=key, floor=floor, truncated=truncated),
+            known,
+        )
+    if truncated and floor is not None:
+        return page, _Cursor("n", key=floor), known
+    return page, None, known
+
+
+def _newest(run: _Run, state: _Cursor | None) -> tuple[list[_Entry], _Cursor | None, None]:
+    """Newest first from the cursor down (one page, or enough rows for a page of threads)."""
+    upper = state.key if state else None
+    if run.grouped:
+        return (*_newest_threads(run, upper), None)
+    rows = sql.candidates(run.conn, run.plan, limit=run.limit + 1, upper=upper)
+    page = [_Entry(0.0, row) for row in rows[: run.limit]]
+    more = len(rows) > run.limit
+    return page, (_Cursor("n", key=page[-1].candidate.sort_key) if more else None), None
+
+
+def _newest_threads(run: _Run, upper: int | None) -> tuple[list[_Entry], _Cursor | None]:
+    """Threads by their newest match below `upper`; a thread with a match at or above
+    `upper` was on an earlier page and is skipped."""
+    found: list[_Entry] = []
+    seen: dict[int, int] = {}
+    batch, position, exhausted = (run.limit + 1) * GROUP_BATCH_FACTOR, upper, False
+    for _ in range(MAX_GROUP_BATCHES):
+        rows = sql.candidates(run.conn, run.plan, limit=batch, upper=position)
+        fresh = [t for t in dict.fromkeys(r.thread_id for r in rows) if t not in seen]
+        earlier = sql.threads_matching_from(run.conn, run.plan, fresh, upper) if upper else set()
+        for row in rows:
+            position = row.sort_key
+            if row.thread_id in seen:
+                seen[row.thread_id] += 1
+                continue
+            seen[row.thread_id] = 1
+            if row.thread_id not in earlier:
+                found.append(_Entry(0.0, row))
+            if len(found) > run.limit:
+                break
+        exhausted = len(rows) < batch
+        if len(found) > run.limit or exhausted:
+            break
+        batch *= 2
+    page = [replace(e, thread_matches=seen[e.candidate.thread_id]) for e in found[: run.limit]]
+    if len(found) > run.limit:
+        return page, _Cursor("n", key=page[-1].candidate.sort_key)
+    if not exhausted and position is not None:
+        return page, _Cursor("n", key=position)
+    return page, None
+
+
+def _total(run: _Run, known: int | None) -> tuple[int, bool]:
+    """Matching messages: exact up to `count_limit`, else extrapolated over the dates."""
+    if known is not None:
+        return known, False
+    cap = run.options.count_limit
+    matched, lowest = sql.count(run.conn, run.plan, cap=cap)
+    if matched <= cap or lowest is None:
+        return matched, False
+    return _extrapolate(run, cap, lowest), True
+
+
+def _extrapolate(run: _Run, matched: int, lowest: int) -> int:
+    """`matched` documents were found from the newest down to key `lowest`: assume the same
+    rate over the whole date range of the query."""
+    span = sql.key_span(run.conn)
+    if span is None:
+        return matched
+    low = max(run.plan.lower or span[0], span[0]) >> SORT_KEY_SHIFT
+    high = min(run.plan.upper or span[1] + 1, span[1] + 1) >> SORT_KEY_SHIFT
+    covered = high - (lowest >> SORT_KEY_SHIFT)
+    if covered <= 0 or high <= low:
+        return matched
+    return max(matched + 1, round(matched * (high - low) / covered))
