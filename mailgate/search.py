@@ -213,6 +213,8 @@ def search(
         total, estimate = state.total, state.estimate
     else:
         total, estimate = _total(run, known_total)
+    if group_by_thread:
+        entries = _with_thread_counts(run, entries)
     hits = hits_for(conn, [(e.candidate, e.score, e.thread_matches) for e in entries], run)
     token = None
     if next_state is not None:
@@ -222,14 +224,17 @@ def search(
 
 
 def _group(entries: list[_Entry]) -> list[_Entry]:
-    """The first entry of each thread, in the order given, with the thread's match count."""
+    """The first entry of each thread, in the order given."""
     best: dict[int, _Entry] = {}
-    counts: dict[int, int] = {}
     for entry in entries:
-        thread = entry.candidate.thread_id
-        counts[thread] = counts.get(thread, 0) + 1
-        best.setdefault(thread, entry)
-    return [replace(e, thread_matches=counts[e.candidate.thread_id]) for e in best.values()]
+        best.setdefault(entry.candidate.thread_id, entry)
+    return list(best.values())
+
+
+def _with_thread_counts(run: _Run, page: list[_Entry]) -> list[_Entry]:
+    """Each thread entry with the number of matching messages in its thread."""
+    counts = sql.thread_matches(run.conn, run.plan, [e.candidate.thread_id for e in page])
+    return [replace(e, thread_matches=counts.get(e.candidate.thread_id, 1)) for e in page]
 
 
 def _relevance(run: _Run, state: _Cursor | None) -> tuple[list[_Entry], _Cursor | None, int | None]:
@@ -237,7 +242,8 @@ def _relevance(run: _Run, state: _Cursor | None) -> tuple[list[_Entry], _Cursor 
     window = run.options.rank_window
     floor = state.floor if state else None
     limit = window * 2 if floor is not None else window + 1
-    rows = sql.candidates(run.conn, run.plan, limit=limit, lower=floor, with_text=True)
+    columns = {c for group in run.leaves.values() for leaf in group for c in leaf.columns}
+    rows = sql.candidates(run.conn, run.plan, limit=limit, lower=floor, columns=sorted(columns))
     truncated = state.truncated if state else len(rows) > window
     if state is None and truncated:
         rows = rows[:window]
@@ -288,27 +294,24 @@ def _newest_threads(run: _Run, upper: int | None) -> tuple[list[_Entry], _Cursor
     """Threads by their newest match below `upper`; a thread with a match at or above
     `upper` was on an earlier page and is skipped."""
     found: list[_Entry] = []
-    seen: dict[int, int] = {}
+    seen: set[int] = set()
     batch, position, exhausted = (run.limit + 1) * GROUP_BATCH_FACTOR, upper, False
     for _ in range(MAX_GROUP_BATCHES):
         rows = sql.candidates(run.conn, run.plan, limit=batch, upper=position)
         fresh = [t for t in dict.fromkeys(r.thread_id for r in rows) if t not in seen]
-        earlier = sql.threads_matching_from(run.conn, run.plan, fresh, upper) if upper else set()
+        earlier = sql.thread_matches(run.conn, run.plan, fresh, upper) if upper else {}
         for row in rows:
             position = row.sort_key
-            if row.thread_id in seen:
-                seen[row.thread_id] += 1
-                continue
-            seen[row.thread_id] = 1
-            if row.thread_id not in earlier:
+            if row.thread_id not in seen and row.thread_id not in earlier:
                 found.append(_Entry(0.0, row))
+            seen.add(row.thread_id)
             if len(found) > run.limit:
                 break
         exhausted = len(rows) < batch
         if len(found) > run.limit or exhausted:
             break
         batch *= 2
-    page = [replace(e, thread_matches=seen[e.candidate.thread_id]) for e in found[: run.limit]]
+    page = found[: run.limit]
     if len(found) > run.limit:
         return page, _Cursor("n", key=page[-1].candidate.sort_key)
     if not exhausted and position is not None:

@@ -35,8 +35,8 @@ class Hit:
     """One result. `snippet` is the author's own text around the matches and
     `subject_snippet` the whole subject, both plain text with highlight spans: escape them
     when rendering HTML. `lists` names only lists the viewer may read. `score` is the
-    relevance (0.0 in newest-first order); `thread_matches` is how many matching messages of
-    the thread were seen when grouping by thread (1 otherwise)."""
+    relevance (0.0 in newest-first order); when grouping by thread, `thread_matches` is how
+    many messages of the thread match (1 otherwise)."""
 
     message_pk: int
     message_id: str

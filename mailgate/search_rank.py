@@ -36,35 +36,46 @@ NEEDLE_CACHE_SIZE = 1_024
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A matching document: its sort key, message, thread and analysed columns."""
+    """A matching document: its sort key, message, thread, language, the analysed columns
+    the query needs, and the length of its body terms (characters)."""
 
     sort_key: int
     message_pk: int
     thread_id: int
     language: str
     columns: dict[str, str]
+    body_length: int = 0
 
 
 @lru_cache(maxsize=NEEDLE_CACHE_SIZE)
-def _needles(leaf: Leaf) -> tuple[str, ...]:
-    """Each alternative as it appears in a column whose single spaces were doubled."""
-    return tuple(" " + "  ".join(seq) + " " for seq in leaf.alternatives)
+def _needles(leaf: Leaf) -> tuple[tuple[str, str, str, str], ...]:
+    """Each alternative as (inside, at start, at end, whole column) search strings."""
+    out = []
+    for seq in leaf.alternatives:
+        text = " ".join(seq)
+        out.append((f" {text} ", f"{text} ", f" {text}", text))
+    return tuple(out)
 
 
-def _leaf_weight(leaf: Leaf, doc: dict[str, str], norm: float) -> float:
+def _occurrences(column: str, needles: tuple[tuple[str, str, str, str], ...]) -> int:
+    """Whole-term occurrences of the needles in a column of space-separated terms."""
+    total = 0
+    for inside, start, end, whole in needles:
+        if whole in column:
+            total += column.count(inside)
+            total += column.startswith(start) + column.endswith(end) + (column == whole)
+    return total
+
+
+def _leaf_weight(leaf: Leaf, columns: dict[str, str], norm: float) -> float:
     total = 0.0
     needles = _needles(leaf)
     for column in leaf.columns:
-        tf = sum(doc[column].count(needle) for needle in needles)
+        tf = _occurrences(columns.get(column, ""), needles)
         if tf:
             scale = norm if column == "body" else 1.0
             total += COLUMN_WEIGHTS[column] * tf * (BM25_K1 + 1) / (tf + BM25_K1 * scale)
     return total
-
-
-def _padded(candidate: Candidate, columns: set[str]) -> dict[str, str]:
-    """Columns with single spaces doubled and a space at each end, for whole-term counts."""
-    return {c: " " + candidate.columns.get(c, "").replace(" ", "  ") + " " for c in columns}
 
 
 def relevance(candidates: Sequence[Candidate], leaves: dict[str, Sequence[Leaf]]) -> list[float]:
@@ -73,14 +84,13 @@ def relevance(candidates: Sequence[Candidate], leaves: dict[str, Sequence[Leaf]]
     if not leaves or not candidates:
         return [0.0] * len(candidates)
     width = len(next(iter(leaves.values())))
-    used = {column for group in leaves.values() for leaf in group for column in leaf.columns}
-    lengths = [c.columns.get("body", "").count(" ") + 1 for c in candidates]
-    average = sum(lengths) / len(lengths)
+    average = max(1.0, sum(c.body_length for c in candidates) / len(candidates))
+    fallback = next(iter(leaves.values()))
     weights = []
-    for candidate, length in zip(candidates, lengths, strict=True):
-        doc, norm = _padded(candidate, used), 1 - BM25_B + BM25_B * length / average
-        group = leaves.get(candidate.language) or next(iter(leaves.values()))
-        weights.append([_leaf_weight(leaf, doc, norm) for leaf in group])
+    for candidate in candidates:
+        norm = 1 - BM25_B + BM25_B * candidate.body_length / average
+        group = leaves.get(candidate.language) or fallback
+        weights.append([_leaf_weight(leaf, candidate.columns, norm) for leaf in group])
     count = len(candidates)
     total = [0.0] * count
     for index in range(width):
@@ -146,10 +156,11 @@ def highlight_terms(leaves: Sequence[Leaf], column: str) -> frozenset[str]:
 
 
 def _matches(text: str, language: str, terms: frozenset[str]) -> list[tuple[int, int]]:
+    """Spans of the words of `text` (NFC) whose term is in `terms`."""
     spans = []
-    for start, end in analysis.word_spans(text):
-        found = analysis.analyze(text[start:end], language)
-        if found and found[0] in terms:
+    words = analysis.analyze(text, language)
+    for (start, end), term in zip(analysis.word_spans(text), words, strict=False):
+        if term in terms:
             spans.append((start, end))
             if len(spans) >= MAX_SNIPPET_MATCHES:
                 break

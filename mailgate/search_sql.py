@@ -137,13 +137,16 @@ def candidates(
     limit: int,
     lower: int | None = None,
     upper: int | None = None,
-    with_text: bool = False,
+    columns: Sequence[str] = (),
 ) -> list[Candidate]:
-    """Matching documents newest first, at most `limit`, within [lower, upper)."""
-    columns = "d.message_pk AS message_pk, m.thread_id AS thread_id, m.language AS language"
-    if with_text:
-        columns += "".join(f", d.{c} AS {c}" for c in TEXT_COLUMNS)
-    sql, params = _select(plan, columns, lower, upper)
+    """Matching documents newest first, at most `limit`, within [lower, upper), with the
+    analysed `columns` asked for (and the body's length when any is asked for)."""
+    wanted = [c for c in TEXT_COLUMNS if c in columns]
+    select = "d.message_pk AS message_pk, m.thread_id AS thread_id, m.language AS language"
+    if wanted:
+        select += ", length(d.body) AS body_length"
+        select += "".join(f", d.{c} AS {c}" for c in wanted)
+    sql, params = _select(plan, select, lower, upper)
     rows = conn.execute(_statement(sql + " LIMIT :limit", params), params | {"limit": limit})
     return [
         Candidate(
@@ -151,7 +154,8 @@ def candidates(
             row.message_pk,
             row.thread_id,
             row.language,
-            {c: getattr(row, c) for c in TEXT_COLUMNS} if with_text else {},
+            {c: getattr(row, c) for c in wanted},
+            row.body_length if wanted else 0,
         )
         for row in rows
     ]
@@ -173,12 +177,13 @@ def key_span(conn: Connection) -> tuple[int, int] | None:
     return None if row[0] is None else (int(row[0]), int(row[1]))
 
 
-def threads_matching_from(
-    conn: Connection, plan: Plan, thread_ids: Sequence[int], lower: int
-) -> set[int]:
-    """Those of `thread_ids` with a matching message at or above sort key `lower`."""
+def thread_matches(
+    conn: Connection, plan: Plan, thread_ids: Sequence[int], lower: int | None = None
+) -> dict[int, int]:
+    """How many matching messages each of `thread_ids` has (at or above sort key `lower`);
+    threads without any are left out. Walks the threads' messages, not the whole index."""
     if not thread_ids:
-        return set()
+        return {}
     clauses, params = _filters(plan, "d.sort_key", lower, None)
     clauses.append("m.thread_id IN :thread_ids")
     params["thread_ids"] = list(thread_ids)
@@ -191,10 +196,10 @@ def threads_matching_from(
     else:
         clauses += _pg_match(plan, params)
     sql = (
-        "SELECT DISTINCT m.thread_id FROM messages m JOIN search_docs d "
-        "ON d.message_pk = m.id WHERE " + " AND ".join(clauses)
+        "SELECT m.thread_id, count(*) FROM messages m JOIN search_docs d "
+        "ON d.message_pk = m.id WHERE " + " AND ".join(clauses) + " GROUP BY m.thread_id"
     )
-    return {row[0] for row in conn.execute(_statement(sql, params), params)}
+    return {row[0]: row[1] for row in conn.execute(_statement(sql, params), params)}
 
 
 def prepare(conn: Connection) -> None:
