@@ -14,6 +14,7 @@ import click
 
 from mailgate.access import ADMINISTRATOR, ANONYMOUS, Viewer
 from mailgate.cli import Runtime, emit_json, with_runtime
+from mailgate.config import ConfigError
 from mailgate.query import QueryError
 from mailgate.search import Hit, search
 from mailgate.search_rank import Snippet
@@ -117,6 +118,8 @@ def search_cmd(
             )
         except QueryError as exc:
             raise click.ClickException(f"invalid query: {exc}") from None
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
     if as_json:
         emit_json([_as_json(hit) for hit in page.hits])
     else:

@@ -19,9 +19,6 @@ person. It returns the address alone until identities exist; callers may pass th
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -32,7 +29,8 @@ from sqlalchemy import Connection
 from mailgate import search_sql as sql
 from mailgate.access import Viewer, visible_list_ids
 from mailgate.config import Settings
-from mailgate.query import QueryError, parse_query
+from mailgate.query import Query, QueryError, parse_query
+from mailgate.search_cursor import Cursor, decode, encode, fingerprint
 from mailgate.search_expr import LANGUAGES, Fts5, Markers, TsQuery, positive_leaves, resolve
 from mailgate.search_hits import Hit, SearchScope, hits_for
 from mailgate.search_index import SORT_KEY_SHIFT, date_key
@@ -45,7 +43,6 @@ ORDERS = ("relevance", "newest")
 MAX_LIST_TERMS = 64
 GROUP_BATCH_FACTOR = 4
 MAX_GROUP_BATCHES = 6
-CURSOR_VERSION = 1
 
 PersonAddresses = Callable[[Connection, str], Sequence[str]]
 
@@ -65,41 +62,6 @@ class SearchPage:
     total_is_estimate: bool
 
 
-@dataclass(frozen=True)
-class _Cursor:
-    mode: str  # "r": relevance keyset, "n": newest-first keyset
-    now: float = 0.0
-    total: int = 0
-    estimate: bool = False
-    score: float = 0.0
-    key: int = 0  # relevance: key of the last hit; newest: exclusive upper bound
-    floor: int | None = None  # relevance: lowest key of the ranked window
-    truncated: bool = False
-
-
-def _fingerprint(q: str, lists: Sequence[str] | None, order: str, grouped: bool, viewer: Viewer):
-    data = json.dumps([q, sorted(lists or []), order, grouped, viewer.name, viewer.all_lists])
-    return hashlib.sha256(data.encode()).hexdigest()[:16]
-
-
-def _encode(cursor: _Cursor, fingerprint: str) -> str:
-    data = {"v": CURSOR_VERSION, "f": fingerprint, **cursor.__dict__}
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-
-
-def _decode(token: str, fingerprint: str) -> _Cursor:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if data.pop("v") != CURSOR_VERSION or data.pop("f") != fingerprint:
-            raise ValueError
-        cursor = _Cursor(**data)
-        if cursor.mode not in ("r", "n"):
-            raise ValueError
-    except (ValueError, TypeError, KeyError, AttributeError):
-        raise QueryError("this page link is invalid or belongs to another search") from None
-    return cursor
-
-
 @dataclass
 class _Run:
     """Everything one search call works with."""
@@ -110,8 +72,8 @@ class _Run:
     leaves: dict
     scope: SearchScope
     now: datetime
-    limit: int
-    grouped: bool
+    limit: int = 20
+    grouped: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,7 +84,7 @@ class _Entry:
 
 
 def _scope(
-    conn: Connection, settings: Settings, viewer: Viewer, lists: Sequence[str] | None, query
+    conn: Connection, settings: Settings, viewer: Viewer, lists: Sequence[str] | None, query: Query
 ) -> tuple[SearchScope, tuple[int, ...] | None, tuple[int, ...]]:
     """Visible lists (the access check), then the lists asked for; (scope, any-of, none-of)."""
     names = sql.list_names(conn)
@@ -138,7 +100,9 @@ def _scope(
     return scope, any_of, excluded
 
 
-def _plan(conn: Connection, query, trees, any_of, excluded) -> sql.Plan:
+def _plan(
+    conn: Connection, query: Query, trees: dict | None, any_of: tuple | None, excluded: tuple
+) -> sql.Plan:
     dialect = conn.dialect.name
     markers = Markers(
         lists=any_of if any_of is not None and len(any_of) <= MAX_LIST_TERMS else (),
@@ -172,21 +136,49 @@ def search(
     now: datetime | None = None,
     same_person: PersonAddresses | None = None,
 ) -> SearchPage:
-    """Search the messages `viewer` may read; raises `QueryError` for an invalid query.
+    """Search the messages `viewer` may read; raises `QueryError` for an invalid query (or
+    cursor) and `ConfigError` for invalid ``[search]`` settings.
 
     `lists` narrows the search to these list names (on top of ``list:``); `cursor` is a
-    page's `next_cursor`; `now` fixes the clock (relative dates, recency).
+    page's `next_cursor`; `now` fixes the clock (relative dates, recency); `same_person`
+    replaces `same_person_addresses` for ``from:``/``to:`` addresses.
     """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
-    options = search_settings(settings)
-    fingerprint = _fingerprint(q, lists, order, group_by_thread, viewer)
-    state = _decode(cursor, fingerprint) if cursor else None
-    now = datetime.fromtimestamp(state.now, UTC) if state else (now or datetime.now(UTC))
-    query = parse_query(q, now=now, tz=ZoneInfo(settings.timezone))
+    tag = fingerprint(q, lists, order, group_by_thread, viewer)
+    state = decode(cursor, tag) if cursor else None
+    clock = state.clock if state else (now or datetime.now(UTC))
+    query = parse_query(q, now=clock, tz=ZoneInfo(settings.timezone))
     scope, any_of, excluded = _scope(conn, settings, viewer, lists, query)
     if any_of == ():
         return SearchPage([], None, 0, False)
+    run = _start(conn, settings, query, scope, (any_of, excluded), same_person, clock)
+    run.limit, run.grouped = max(1, min(limit, run.options.max_page_size)), group_by_thread
+    if order == "relevance" and (state is None or state.mode == "r"):
+        entries, next_state, known_total = _relevance(run, state)
+    else:
+        entries, next_state, known_total = _newest(run, state)
+    total, estimate = (state.total, state.estimate) if state else _total(run, known_total)
+    if group_by_thread:
+        entries = _with_thread_counts(run, entries)
+    hits = hits_for(conn, [(e.candidate, e.score, e.thread_matches) for e in entries], run)
+    token = None
+    if next_state is not None:
+        next_state = replace(next_state, now=clock.timestamp(), total=total, estimate=estimate)
+        token = encode(next_state, tag)
+    return SearchPage(hits, token, total, estimate)
+
+
+def _start(
+    conn: Connection,
+    settings: Settings,
+    query: Query,
+    scope: SearchScope,
+    lists: tuple[tuple[int, ...] | None, tuple[int, ...]],
+    same_person: PersonAddresses | None,
+    clock: datetime,
+) -> _Run:
+    """Resolve the words per language and build the plan (lists: any-of, none-of)."""
     expand = same_person or same_person_addresses
     trees = None
     if query.text is not None:
@@ -195,32 +187,14 @@ def search(
             for language in LANGUAGES
         }
     sql.prepare(conn)
-    run = _Run(
+    return _Run(
         conn=conn,
-        options=options,
-        plan=_plan(conn, query, trees, any_of, excluded),
+        options=search_settings(settings),
+        plan=_plan(conn, query, trees, *lists),
         leaves={language: positive_leaves(tree) for language, tree in (trees or {}).items()},
         scope=scope,
-        now=now,
-        limit=max(1, min(limit, options.max_page_size)),
-        grouped=group_by_thread,
+        now=clock,
     )
-    if order == "relevance" and (state is None or state.mode == "r"):
-        entries, next_state, known_total = _relevance(run, state)
-    else:
-        entries, next_state, known_total = _newest(run, state)
-    if state is not None:
-        total, estimate = state.total, state.estimate
-    else:
-        total, estimate = _total(run, known_total)
-    if group_by_thread:
-        entries = _with_thread_counts(run, entries)
-    hits = hits_for(conn, [(e.candidate, e.score, e.thread_matches) for e in entries], run)
-    token = None
-    if next_state is not None:
-        next_state = replace(next_state, now=now.timestamp(), total=total, estimate=estimate)
-        token = _encode(next_state, fingerprint)
-    return SearchPage(hits, token, total, estimate)
 
 
 def _group(entries: list[_Entry]) -> list[_Entry]:
@@ -237,7 +211,7 @@ def _with_thread_counts(run: _Run, page: list[_Entry]) -> list[_Entry]:
     return [replace(e, thread_matches=counts.get(e.candidate.thread_id, 1)) for e in page]
 
 
-def _relevance(run: _Run, state: _Cursor | None) -> tuple[list[_Entry], _Cursor | None, int | None]:
+def _relevance(run: _Run, state: Cursor | None) -> tuple[list[_Entry], Cursor | None, int | None]:
     """Rank the window of newest matches; pages go on newest first below a full window."""
     window = run.options.rank_window
     floor = state.floor if state else None
@@ -271,15 +245,15 @@ def _relevance(run: _Run, state: _Cursor | None) -> tuple[list[_Entry], _Cursor 
         key = last.candidate.sort_key
         return (
             page,
-            _Cursor("r", score=last.score, key=key, floor=floor, truncated=truncated),
+            Cursor("r", score=last.score, key=key, floor=floor, truncated=truncated),
             known,
         )
     if truncated and floor is not None:
-        return page, _Cursor("n", key=floor), known
+        return page, Cursor("n", key=floor), known
     return page, None, known
 
 
-def _newest(run: _Run, state: _Cursor | None) -> tuple[list[_Entry], _Cursor | None, None]:
+def _newest(run: _Run, state: Cursor | None) -> tuple[list[_Entry], Cursor | None, None]:
     """Newest first from the cursor down (one page, or enough rows for a page of threads)."""
     upper = state.key if state else None
     if run.grouped:
@@ -287,10 +261,10 @@ def _newest(run: _Run, state: _Cursor | None) -> tuple[list[_Entry], _Cursor | N
     rows = sql.candidates(run.conn, run.plan, limit=run.limit + 1, upper=upper)
     page = [_Entry(0.0, row) for row in rows[: run.limit]]
     more = len(rows) > run.limit
-    return page, (_Cursor("n", key=page[-1].candidate.sort_key) if more else None), None
+    return page, (Cursor("n", key=page[-1].candidate.sort_key) if more else None), None
 
 
-def _newest_threads(run: _Run, upper: int | None) -> tuple[list[_Entry], _Cursor | None]:
+def _newest_threads(run: _Run, upper: int | None) -> tuple[list[_Entry], Cursor | None]:
     """Threads by their newest match below `upper`; a thread with a match at or above
     `upper` was on an earlier page and is skipped."""
     found: list[_Entry] = []
@@ -313,9 +287,9 @@ def _newest_threads(run: _Run, upper: int | None) -> tuple[list[_Entry], _Cursor
         batch *= 2
     page = found[: run.limit]
     if len(found) > run.limit:
-        return page, _Cursor("n", key=page[-1].candidate.sort_key)
+        return page, Cursor("n", key=page[-1].candidate.sort_key)
     if not exhausted and position is not None:
-        return page, _Cursor("n", key=position)
+        return page, Cursor("n", key=position)
     return page, None
 
 

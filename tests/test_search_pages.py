@@ -3,6 +3,8 @@ totals, snippets and highlights, ranking, settings, on both backends."""
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -112,6 +114,11 @@ def test_cursors_belong_to_their_search(many) -> None:
         run(db, settings, "pagination", cursor="not-a-cursor", limit=5)
     with pytest.raises(QueryError):
         run(db, settings, "pagination", cursor=cursor, limit=5, order="newest")
+    data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    for field, value in (("key", "x"), ("now", 1e30), ("mode", "z"), ("floor", True), ("x", 1)):
+        forged = base64.urlsafe_b64encode(json.dumps(data | {field: value}).encode()).decode()
+        with pytest.raises(QueryError, match="invalid"):
+            run(db, settings, "pagination", cursor=forged, limit=5)
 
 
 def test_page_size_is_bounded(many) -> None:
