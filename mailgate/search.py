@@ -96,19 +96,24 @@ def _scope(
             allowed &= {ids[name] for name in wanted if name in ids}
     excluded = tuple(sorted(ids[n] for n in query.exclude_lists if n in ids))
     any_of = None if allowed == set(names) else tuple(sorted(allowed))
-    scope = SearchScope(list_names={lid: names[lid] for lid in visible})
+    scope = SearchScope(list_names={lid: names[lid] for lid in visible}, list_count=len(names))
     return scope, any_of, excluded
 
 
 def _plan(
-    conn: Connection, query: Query, trees: dict | None, any_of: tuple | None, excluded: tuple
+    conn: Connection,
+    query: Query,
+    trees: dict | None,
+    scope: SearchScope,
+    any_of: tuple | None,
+    excluded: tuple,
 ) -> sql.Plan:
+    """The engine expressions and SQL filters. The lists a search may return are matched as
+    index markers too when they are a few lists out of many (an intersection in the index);
+    a viewer who may read most lists is better served by the SQL check alone."""
     dialect = conn.dialect.name
-    markers = Markers(
-        lists=any_of if any_of is not None and len(any_of) <= MAX_LIST_TERMS else (),
-        exclude_lists=excluded if len(excluded) <= MAX_LIST_TERMS else (),
-        has_attachment=query.has_attachment,
-    )
+    few = any_of is not None and len(any_of) <= min(MAX_LIST_TERMS, scope.list_count // 2)
+    markers = Markers(lists=any_of if few else (), has_attachment=query.has_attachment)
     return sql.Plan(
         dialect=dialect,
         expression=Fts5().expression(trees, markers) if dialect == "sqlite" else "",
@@ -190,7 +195,7 @@ def _start(
     return _Run(
         conn=conn,
         options=search_settings(settings),
-        plan=_plan(conn, query, trees, *lists),
+        plan=_plan(conn, query, trees, scope, *lists),
         leaves={language: positive_leaves(tree) for language, tree in (trees or {}).items()},
         scope=scope,
         now=clock,
@@ -211,7 +216,9 @@ def _with_thread_counts(run: _Run, page: list[_Entry]) -> list[_Entry]:
     return [replace(e, thread_matches=counts.get(e.candidate.thread_id, 1)) for e in page]
 
 
-def _relevance(run: _Run, state: Cursor | None) -> tuple[list[_Entry], Cursor | None, int | None]:
+def _relevance(
+    run: _Run, state: Cursor | None
+) -> tuple[list[_Entry], Cursor | None, tuple[int, bool] | None]:
     """Rank the window of newest matches; pages go on newest first below a full window."""
     window = run.options.rank_window
     floor = state.floor if state else None
@@ -238,7 +245,9 @@ def _relevance(run: _Run, state: Cursor | None) -> tuple[list[_Entry], Cursor | 
     if state is not None:
         after = (state.score, state.key)
         entries = [e for e in entries if (e.score, e.candidate.sort_key) < after]
-    known = None if truncated else len(rows)
+    known = (len(rows), False) if not truncated else None
+    if state is None and truncated and floor is not None:
+        known = (_extrapolate(run, len(rows), floor), True)
     page = entries[: run.limit]
     if len(entries) > run.limit:
         last = page[-1]
@@ -293,10 +302,10 @@ def _newest_threads(run: _Run, upper: int | None) -> tuple[list[_Entry], Cursor 
     return page, None
 
 
-def _total(run: _Run, known: int | None) -> tuple[int, bool]:
+def _total(run: _Run, known: tuple[int, bool] | None) -> tuple[int, bool]:
     """Matching messages: exact up to `count_limit`, else extrapolated over the dates."""
     if known is not None:
-        return known, False
+        return known
     cap = run.options.count_limit
     matched, lowest = sql.count(run.conn, run.plan, cap=cap)
     if matched <= cap or lowest is None:

@@ -140,10 +140,9 @@ def is_negative(node: LNode) -> bool:
 
 @dataclass(frozen=True)
 class Markers:
-    """Filters that are marker terms of the index (a speed-up; SQL rechecks lists)."""
+    """Filters that are marker terms of the index (a speed-up; SQL checks them too)."""
 
     lists: tuple[int, ...] = ()
-    exclude_lists: tuple[int, ...] = ()
     has_attachment: bool | None = None
 
 
@@ -227,12 +226,9 @@ class Fts5(_Renderer):
             parts.append("({meta} : (" + terms + "))")
         if markers.has_attachment:
             parts.append('({meta} : "' + META_ATTACHMENT + '")')
-        excluded = [f'"{list_term(lid)}"' for lid in markers.exclude_lists]
         if markers.has_attachment is False:
-            excluded.append(f'"{META_ATTACHMENT}"')
-        if excluded:
             base = parts.pop() if parts else self.match_all()
-            parts.append(self.negate(base, ["({meta} : (" + " OR ".join(excluded) + "))"]))
+            parts.append(self.negate(base, ['({meta} : "' + META_ATTACHMENT + '")']))
         return parts
 
     def expression(self, trees: dict[str, LNode] | None, markers: Markers) -> str:
@@ -274,13 +270,8 @@ class TsQuery(_Renderer):
         parts = []
         if markers.lists:
             parts.append("(" + " | ".join(f"'{list_term(lid)}'" for lid in markers.lists) + ")")
-        if markers.has_attachment:
-            parts.append(f"'{META_ATTACHMENT}'")
-        excluded = [f"'{list_term(lid)}'" for lid in markers.exclude_lists]
-        if markers.has_attachment is False:
-            excluded.append(f"'{META_ATTACHMENT}'")
-        if excluded:
-            parts.append("(" + " & ".join(f"!{term}" for term in excluded) + ")")
+        if markers.has_attachment is not None:
+            parts.append(("" if markers.has_attachment else "!") + f"'{META_ATTACHMENT}'")
         return parts
 
     def expressions(

@@ -25,9 +25,10 @@ lists_t = MailingList.__table__
 
 @dataclass(frozen=True)
 class SearchScope:
-    """Names of the lists the viewer may read, by id."""
+    """Names of the lists the viewer may read, by id, and how many lists there are."""
 
     list_names: dict[int, str] = field(default_factory=dict)
+    list_count: int = 0
 
 
 @dataclass(frozen=True)

@@ -173,8 +173,10 @@ def count(
 
 def key_span(conn: Connection) -> tuple[int, int] | None:
     """The smallest and largest sort key in the index (None when it is empty)."""
-    row = conn.execute(text("SELECT min(sort_key), max(sort_key) FROM search_docs")).one()
-    return None if row[0] is None else (int(row[0]), int(row[1]))
+    # Two queries: SQLite answers min() or max() alone from the index, not both together.
+    low = conn.execute(text("SELECT min(sort_key) FROM search_docs")).scalar()
+    high = conn.execute(text("SELECT max(sort_key) FROM search_docs")).scalar()
+    return None if low is None else (int(low), int(high))
 
 
 def thread_matches(
