@@ -131,13 +131,6 @@ def positive_leaves(node: LNode | None) -> list[Leaf]:
     return [n for n, negated in _walk(node) if isinstance(n, Leaf) and not negated]
 
 
-def is_negative(node: LNode) -> bool:
-    """Whether the tree only excludes (``-foo``, ``-foo -bar``): it needs a positive part."""
-    if isinstance(node, LNot):
-        return True
-    return isinstance(node, LAnd) and all(isinstance(child, LNot) for child in node.nodes)
-
-
 @dataclass(frozen=True)
 class Markers:
     """Filters that are marker terms of the index (a speed-up; SQL checks them too)."""

@@ -37,7 +37,7 @@ class Hit:
     `subject_snippet` the whole subject, both plain text with highlight spans: escape them
     when rendering HTML. `lists` names only lists the viewer may read. `score` is the
     relevance (0.0 in newest-first order); when grouping by thread, `thread_matches` is how
-    many messages of the thread match (1 otherwise)."""
+    many messages of the thread match (1 otherwise). `date` is naive UTC, like the archive."""
 
     message_pk: int
     message_id: str
@@ -99,7 +99,9 @@ def hits_for(
     lists = _lists_of(conn, pks, run.scope.list_names)
     hits = []
     for candidate, score, count in items:
-        row = rows[candidate.message_pk]
+        row = rows.get(candidate.message_pk)
+        if row is None:  # erased since the match (another statement's snapshot)
+            continue
         leaves = run.leaves.get(row.language, ())
         body_terms = highlight_terms(leaves, "body")
         subject_terms = highlight_terms(leaves, "subject")

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, text
 
 from mailgate.search_rank import Candidate
 
-TEXT_COLUMNS = ("subject", "body", "people", "files", "recipients")
+STORED_COLUMNS = ("subject", "body", "people", "files", "recipients")
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def candidates(
 ) -> list[Candidate]:
     """Matching documents newest first, at most `limit`, within [lower, upper), with the
     analysed `columns` asked for (and the body's length when any is asked for)."""
-    wanted = [c for c in TEXT_COLUMNS if c in columns]
+    wanted = [c for c in STORED_COLUMNS if c in columns]
     select = "d.message_pk AS message_pk, m.thread_id AS thread_id, m.language AS language"
     if wanted:
         select += ", length(d.body) AS body_length"

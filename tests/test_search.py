@@ -82,6 +82,7 @@ def test_to_and_bare_addresses(archive) -> None:
     db, settings = archive
     assert ids(db, settings, "to:alice@example.org") == {"m3@t"}  # Cc counts
     assert ids(db, settings, "to:annonces@lists.example.org") == {"m3@t"}
+    assert ids(db, settings, 'to:"Alice Martin"') == ids(db, settings, "to:martin") == {"m3@t"}
     for alias in ("a", "à", "cc", "pour", "destinataire"):
         assert ids(db, settings, f"{alias}:alice@example.org") == {"m3@t"}, alias
     assert ids(db, settings, "alice@example.org") == {"m1@t", "m3@t", "m5@t"}
@@ -138,6 +139,20 @@ def test_dates_absolute_and_relative(archive) -> None:
     assert ids(db, settings, "date:mois-dernier") == {"m6@t", "m8@t"}
     assert ids(db, settings, "date:30d") == {"m6@t", "m8@t"}
     assert ids(db, settings, "date:last-week") == set()
+    same = [
+        ("après:2025-03-10", "after:2025-03-10"),
+        ("date:semaine-derniere", "date:last-week"),
+        ("date:annee-derniere", "date:last-year"),
+        ("date:1a", "date:1y"),
+        ("date:7j", "date:7d"),
+        ("date:2s", "date:2w"),
+        ("date:hier", "date:yesterday"),
+        ("date:aujourdhui", "date:today"),
+        ("date:2025/04", "date:2025-04"),
+    ]
+    for french, english in same:
+        assert ids(db, settings, french) == ids(db, settings, english), french
+    assert ids(db, settings, "date:last-year") == march_first_days | {"m5@t", "m6@t", "m8@t"}
 
 
 def test_message_id_lookups(archive) -> None:
