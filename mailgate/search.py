@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from mailgate import search_pg
 from mailgate import search_sql as sql
 from mailgate.access import Viewer, visible_list_ids
 from mailgate.config import Settings
@@ -33,7 +34,7 @@ from mailgate.query import Query, QueryError, parse_query
 from mailgate.search_cursor import Cursor, decode, encode, fingerprint
 from mailgate.search_expr import LANGUAGES, Fts5, Markers, TsQuery, positive_leaves, resolve
 from mailgate.search_hits import Hit, SearchScope, hits_for
-from mailgate.search_index import SORT_KEY_SHIFT, date_key
+from mailgate.search_index import META_ATTACHMENT, SORT_KEY_SHIFT, date_key, list_term
 from mailgate.search_rank import Candidate, score
 from mailgate.search_settings import SearchSettings, search_settings
 
@@ -114,7 +115,9 @@ def _plan(
     dialect = conn.dialect.name
     few = any_of is not None and len(any_of) <= min(MAX_LIST_TERMS, scope.list_count // 2)
     markers = Markers(lists=any_of if few else (), has_attachment=query.has_attachment)
+    routing = _pg_route(conn, trees, markers) if dialect == "postgresql" else {}
     return sql.Plan(
+        **routing,
         dialect=dialect,
         expression=Fts5().expression(trees, markers) if dialect == "sqlite" else "",
         tsqueries=TsQuery().expressions(trees, markers) if dialect != "sqlite" else (),
@@ -125,6 +128,21 @@ def _plan(
         has_attachment=query.has_attachment,
         message_id=query.message_id,
     )
+
+
+def _pg_route(conn: Connection, trees: dict | None, markers: Markers) -> dict:
+    """GIN index or date walk on PostgreSQL (see `mailgate.search_pg`): Plan fields."""
+    stats = search_pg.statistics(conn)
+    if stats is None or (not trees and not markers.lists and not markers.has_attachment):
+        return {}
+    renderer = TsQuery()
+    shares = [renderer.selectivity(tree, stats.freq) for tree in (trees or {}).values()]
+    share = max(shares) if shares else 1.0
+    if markers.lists:
+        share = min(share, sum(stats.freq(list_term(lid)) for lid in markers.lists))
+    if markers.has_attachment:
+        share = min(share, stats.freq(META_ATTACHMENT))
+    return {"route": search_pg.choose(share), "share": share, "documents": stats.documents}
 
 
 def search(
@@ -262,15 +280,19 @@ def _relevance(
     return page, None, known
 
 
-def _newest(run: _Run, state: Cursor | None) -> tuple[list[_Entry], Cursor | None, None]:
-    """Newest first from the cursor down (one page, or enough rows for a page of threads)."""
+def _newest(
+    run: _Run, state: Cursor | None
+) -> tuple[list[_Entry], Cursor | None, tuple[int, bool] | None]:
+    """Newest first from the cursor down (one page, or enough rows for a page of threads);
+    a first page that holds every match also gives the exact total."""
     upper = state.key if state else None
     if run.grouped:
         return (*_newest_threads(run, upper), None)
     rows = sql.candidates(run.conn, run.plan, limit=run.limit + 1, upper=upper)
     page = [_Entry(0.0, row) for row in rows[: run.limit]]
-    more = len(rows) > run.limit
-    return page, (Cursor("n", key=page[-1].candidate.sort_key) if more else None), None
+    if len(rows) > run.limit:
+        return page, Cursor("n", key=page[-1].candidate.sort_key), None
+    return page, None, (len(rows), False)
 
 
 def _newest_threads(run: _Run, upper: int | None) -> tuple[list[_Entry], Cursor | None]:
@@ -307,10 +329,10 @@ def _total(run: _Run, known: tuple[int, bool] | None) -> tuple[int, bool]:
     if known is not None:
         return known
     cap = run.options.count_limit
-    matched, lowest = sql.count(run.conn, run.plan, cap=cap)
-    if matched <= cap or lowest is None:
+    matched, lowest, whole = sql.count(run.conn, run.plan, cap=cap)
+    if (matched <= cap and whole) or lowest is None:
         return matched, False
-    return _extrapolate(run, cap, lowest), True
+    return _extrapolate(run, min(matched, cap), lowest), True
 
 
 def _extrapolate(run: _Run, matched: int, lowest: int) -> int:

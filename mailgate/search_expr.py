@@ -246,9 +246,8 @@ class TsQuery(_Renderer):
     AND, OR = " & ", " | "
 
     def leaf(self, node: Leaf) -> str:
-        tag = "" if node.columns == TEXT_COLUMNS else PG_TAGS[node.columns[0]]
         options = " | ".join(
-            "(" + " <-> ".join(f"'{tag}{term}'" for term in seq) + ")" for seq in node.alternatives
+            "(" + " <-> ".join(f"'{lexeme}'" for lexeme in seq) + ")" for seq in self.lexemes(node)
         )
         return "(" + options + ")"
 
@@ -278,3 +277,30 @@ class TsQuery(_Renderer):
             (language, self._and(([text] if text else []) + marks))
             for language, text in versions.items()
         )
+
+    def lexemes(self, node: Leaf) -> list[tuple[str, ...]]:
+        """The lexeme sequences of a leaf, as they are in the tsvector."""
+        tag = "" if node.columns == TEXT_COLUMNS else PG_TAGS[node.columns[0]]
+        return [tuple(tag + term for term in seq) for seq in node.alternatives]
+
+    def selectivity(self, node: LNode, freq: Callable[[str], float]) -> float:
+        """An upper bound of the share of documents the tree matches, from lexeme
+        frequencies: a phrase is as rare as its rarest word, AND as its rarest part, OR adds
+        up, NOT does not narrow."""
+        out: dict[int, float] = {}
+        stack: list[tuple[LNode, bool]] = [(node, False)]
+        while stack:
+            current, visited = stack.pop()
+            if isinstance(current, Leaf):
+                found = sum(min(freq(t) for t in seq) for seq in self.lexemes(current))
+                out[id(current)] = min(1.0, found)
+            elif isinstance(current, LNot):
+                out[id(current)] = 1.0
+            elif not visited:
+                stack.append((current, True))
+                stack += [(child, False) for child in current.nodes]
+            elif isinstance(current, LOr):
+                out[id(current)] = min(1.0, sum(out[id(c)] for c in current.nodes))
+            else:
+                out[id(current)] = min([out[id(c)] for c in current.nodes] + [1.0])
+        return out[id(node)]

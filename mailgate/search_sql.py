@@ -12,12 +12,14 @@ always excluded here, in SQL, whatever the expression says.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, bindparam, text
 
+from mailgate import search_pg
 from mailgate.search_rank import Candidate
 
+SEARCH_WORK_MEM = "32MB"
 STORED_COLUMNS = ("subject", "body", "people", "files", "recipients")
 
 
@@ -34,6 +36,9 @@ class Plan:
     exclude_list_ids: tuple[int, ...] = ()
     has_attachment: bool | None = None
     message_id: str | None = None
+    route: str | None = None  # PostgreSQL: search_pg.GIN or search_pg.WALK (None: planner)
+    share: float | None = None  # PostgreSQL: at most this share of documents match
+    documents: float | None = None  # PostgreSQL: documents in the index (statistics)
 
 
 def _bound(plan: Plan, lower: int | None, upper: int | None) -> tuple[int | None, int | None]:
@@ -43,7 +48,10 @@ def _bound(plan: Plan, lower: int | None, upper: int | None) -> tuple[int | None
 
 
 def _filters(plan: Plan, key: str, lower: int | None, upper: int | None) -> tuple[list, dict]:
-    """WHERE clauses (besides the full-text match) over `d` (search_docs), `m` (messages)."""
+    """WHERE clauses (besides the full-text match) over `d` (search_docs), `m` (messages).
+
+    The list checks are subqueries run per matching row (``OFFSET 0`` keeps PostgreSQL from
+    turning them into a join over every list membership of the archive)."""
     clauses = ["NOT m.hidden"]
     params: dict = {}
     low, high = _bound(plan, lower, upper)
@@ -58,13 +66,13 @@ def _filters(plan: Plan, key: str, lower: int | None, upper: int | None) -> tupl
     if plan.list_ids is not None:
         clauses.append(
             "EXISTS (SELECT 1 FROM message_lists ml WHERE ml.message_pk = m.id "
-            "AND ml.list_id IN :list_ids)"
+            "AND ml.list_id IN :list_ids LIMIT 1 OFFSET 0)"
         )
         params["list_ids"] = list(plan.list_ids) or [-1]
     if plan.exclude_list_ids:
         clauses.append(
             "NOT EXISTS (SELECT 1 FROM message_lists xl WHERE xl.message_pk = m.id "
-            "AND xl.list_id IN :exclude_ids)"
+            "AND xl.list_id IN :exclude_ids LIMIT 1 OFFSET 0)"
         )
         params["exclude_ids"] = list(plan.exclude_list_ids)
     if plan.message_id is not None:
@@ -121,13 +129,82 @@ def _select(plan: Plan, columns: str, lower: int | None, upper: int | None) -> t
         return sql, params | {"expr": plan.expression}
     clauses, params = _filters(plan, "d.sort_key", lower, upper)
     clauses += _pg_match(plan, params)
+    # On the GIN route the date index must not provide the order (it would be walked).
+    order = "d.sort_key + 0" if plan.route == search_pg.GIN else "d.sort_key"
     sql = (
         f"SELECT d.sort_key AS sort_key, {columns} FROM search_docs d "
         "JOIN messages m ON m.id = d.message_pk WHERE "
         + " AND ".join(clauses)
-        + " ORDER BY d.sort_key DESC"
+        + f" ORDER BY {order} DESC"
     )
     return sql, params
+
+
+def _run(conn: Connection, plan: Plan, sql: str, params: dict):  # type: ignore[no-untyped-def]
+    """Execute a matching query on the route chosen for it; the rows, fetched."""
+    search_pg.apply(conn, plan.route)
+    try:
+        return conn.execute(_statement(sql, params), params).all()
+    finally:
+        search_pg.reset(conn, plan.route)
+
+
+def _walk_floor(
+    conn: Connection, plan: Plan, lower: int | None, upper: int | None, rows: int
+) -> int | None:
+    """The sort key of the `rows`-th newest document in the range, None when there are
+    fewer (a date walk tests that many documents)."""
+    clauses, params = _filters(replace(plan, list_ids=None, exclude_list_ids=()), "d.sort_key",
+                               lower, upper)  # fmt: skip
+    clauses = [c for c in clauses if c.startswith("d.")]
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    sql = f"SELECT d.sort_key FROM search_docs d{where} ORDER BY d.sort_key DESC OFFSET :n LIMIT 1"
+    return conn.execute(text(sql), params | {"n": max(rows, 1) - 1}).scalar()
+
+
+def _walk(conn, plan, make, lower, upper, limit, rows):  # type: ignore[no-untyped-def]
+    """Walk the newest `rows` documents of [lower, upper): (matches, the walk's floor or
+    None when it reached `lower`)."""
+    floor = _walk_floor(conn, plan, lower, upper, rows)
+    if floor is None or (lower is not None and floor <= lower):
+        floor = None
+    sql, params = make(lower if floor is None else floor, upper)
+    return _run(conn, plan, sql + " LIMIT :limit", params | {"limit": limit}), floor
+
+
+def _routed(
+    conn: Connection,
+    plan: Plan,
+    make,  # type: ignore[no-untyped-def]
+    lower: int | None,
+    upper: int | None,
+    limit: int,
+    complete: bool = True,
+) -> tuple[list, bool]:
+    """(rows of `make(lower, upper)` LIMIT `limit` newest first, whether every match of the
+    range was considered). On PostgreSQL's date walk (see `mailgate.search_pg`): the newest
+    WALK_ROWS documents, then as many more as the matches found promise, within the walk
+    budget, then the GIN index for the rest, unless `complete` is False (counting: the caller
+    extrapolates)."""
+    if plan.route != search_pg.WALK:
+        sql, params = make(lower, upper)
+        return _run(conn, plan, sql + " LIMIT :limit", params | {"limit": limit}), True
+    rows, floor = _walk(conn, plan, make, lower, upper, limit, search_pg.WALK_ROWS)
+    if len(rows) >= limit or floor is None:
+        return rows, True
+    if not complete:
+        return rows, False
+    if rows:
+        promised = int((limit - len(rows)) * search_pg.WALK_ROWS / len(rows) * 1.5)
+        if promised <= search_pg.walk_budget(plan.share, plan.documents):
+            more, floor = _walk(conn, plan, make, lower, floor, limit - len(rows), promised)
+            rows = rows + more
+            if len(rows) >= limit or floor is None:
+                return rows, True
+    gin = replace(plan, route=search_pg.GIN)
+    sql, params = make(lower, floor)
+    more = _run(conn, gin, sql + " LIMIT :limit", params | {"limit": limit - len(rows)})
+    return rows + more, True
 
 
 def candidates(
@@ -146,8 +223,8 @@ def candidates(
     if wanted:
         select += ", length(d.body) AS body_length"
         select += "".join(f", d.{c} AS {c}" for c in wanted)
-    sql, params = _select(plan, select, lower, upper)
-    rows = conn.execute(_statement(sql + " LIMIT :limit", params), params | {"limit": limit})
+    low, high = _bound(plan, lower, upper)
+    rows, _ = _routed(conn, plan, lambda a, b: _select(plan, select, a, b), low, high, limit)
     return [
         Candidate(
             row.sort_key,
@@ -163,12 +240,16 @@ def candidates(
 
 def count(
     conn: Connection, plan: Plan, *, cap: int, upper: int | None = None
-) -> tuple[int, int | None]:
-    """(number of matches counted up to cap + 1, sort key of the last one counted)."""
-    sql, params = _select(plan, "d.message_pk", None, upper)
-    sql = f"SELECT count(*), min(sort_key) FROM ({sql} LIMIT :cap) AS counted"
-    matched, lowest = conn.execute(_statement(sql, params), params | {"cap": cap + 1}).one()
-    return int(matched), lowest
+) -> tuple[int, int | None, bool]:
+    """(matches counted up to cap + 1, sort key of the last one counted, whether the count
+    covers the whole range: a date walk on PostgreSQL stops after WALK_ROWS documents)."""
+    low, high = _bound(plan, None, upper)
+    rows, whole = _routed(
+        conn, plan, lambda a, b: _select(plan, "d.message_pk", a, b), low, high, cap + 1, False
+    )
+    if not whole:  # the walk's lower end is where counting stopped
+        return len(rows), _walk_floor(conn, plan, low, high, search_pg.WALK_ROWS), False
+    return len(rows), (rows[-1].sort_key if rows else None), True
 
 
 def key_span(conn: Connection) -> tuple[int, int] | None:
@@ -205,9 +286,19 @@ def thread_matches(
 
 
 def prepare(conn: Connection) -> None:
-    """Per-transaction settings: on PostgreSQL plan each query for its own values."""
+    """Per-transaction settings on PostgreSQL: plan each query for its own words (their
+    frequencies decide between the GIN index and walking the dates); give bitmaps enough
+    memory to stay exact (a lossy bitmap rechecks every row of its pages); no JIT and no
+    parallel workers (a LIMIT query that stops early pays their start-up for nothing)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        conn.execute(
+            text(
+                "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+                f"set_config('work_mem', '{SEARCH_WORK_MEM}', true), "
+                "set_config('jit', 'off', true), "
+                "set_config('max_parallel_workers_per_gather', '0', true)"
+            )
+        )
 
 
 def list_names(conn: Connection) -> dict[int, str]:

@@ -157,3 +157,38 @@ def test_both_backends_give_the_same_answers(tmp_path, pg_url) -> None:
     differing = [key for key in sqlite if sqlite[key] != postgres[key]]
     assert not differing, differing[:5]
     assert sum(1 for value in sqlite.values() if value[2]) > 60
+
+
+def test_postgres_routes_give_the_same_answers(tmp_path, pg_url, monkeypatch) -> None:
+    """On PostgreSQL, the GIN index, the date walk (with its hand-over to the index) and the
+    planner's own choice all return the same pages."""
+    from sqlalchemy import text
+
+    from mailgate import search_pg
+    from tests.conftest import DEFAULT_LISTS, _empty_postgres
+
+    _empty_postgres(pg_url)
+    db, settings = load_corpus(make_settings(tmp_path, pg_url, DEFAULT_LISTS))
+    queries = [case["query"] for case in CASES] + list(EXTRA_QUERIES)
+    search_pg.forget()
+    planner = _answers_for(db, settings, queries)  # no statistics yet: the planner decides
+    with db.engine.begin() as conn:
+        conn.execute(text("ANALYZE search_docs"))
+    monkeypatch.setattr(search_pg, "WALK_ROWS", 7)
+    monkeypatch.setattr(search_pg, "WALK_MAX_ROWS", 20)
+    for threshold in (0.0, 1.01, search_pg.GIN_BELOW):
+        monkeypatch.setattr(search_pg, "GIN_BELOW", threshold)
+        search_pg.forget()
+        with db.engine.connect() as conn:
+            assert search_pg.statistics(conn) is not None
+        assert _answers_for(db, settings, queries) == planner, threshold
+    db.dispose()
+
+
+def _answers_for(db, settings, queries) -> dict:
+    out = {}
+    for query in queries:
+        for order in ("relevance", "newest"):
+            page = results(db, settings, query, order=order, same_person=same_person)
+            out[(query, order)] = [h.message_id for h in page.hits]
+    return out
