@@ -16,7 +16,7 @@ from mailgate.access import ADMINISTRATOR, ANONYMOUS, Viewer
 from mailgate.cli import Runtime, emit_json, with_runtime
 from mailgate.config import ConfigError
 from mailgate.query import QueryError
-from mailgate.search import Hit, search
+from mailgate.search import Hit, SearchPage, search
 from mailgate.search_rank import Snippet
 from mailgate.search_sql import list_names
 
@@ -128,7 +128,7 @@ def search_cmd(
         click.echo(f"next page: --cursor {page.next_cursor}", err=True)
 
 
-def _print_page(page) -> None:  # type: ignore[no-untyped-def]
+def _print_page(page: SearchPage) -> None:
     about = "about " if page.total_is_estimate else ""
     click.echo(f"{about}{page.total} matching message{'s' if page.total != 1 else ''}")
     for hit in page.hits:

@@ -35,10 +35,19 @@ from mailgate.search_cursor import Cursor, decode, encode, fingerprint
 from mailgate.search_expr import LANGUAGES, Fts5, Markers, TsQuery, positive_leaves, resolve
 from mailgate.search_hits import Hit, SearchScope, hits_for
 from mailgate.search_index import META_ATTACHMENT, SORT_KEY_SHIFT, date_key, list_term
-from mailgate.search_rank import Candidate, score
+from mailgate.search_rank import Candidate, Snippet, score
 from mailgate.search_settings import SearchSettings, search_settings
 
-__all__ = ["Hit", "QueryError", "SearchPage", "SearchSettings", "search", "search_settings"]
+__all__ = [
+    "Hit",
+    "QueryError",
+    "SearchPage",
+    "SearchSettings",
+    "Snippet",
+    "same_person_addresses",
+    "search",
+    "search_settings",
+]
 
 ORDERS = ("relevance", "newest")
 MAX_LIST_TERMS = 64

@@ -11,10 +11,10 @@ always excluded here, in SQL, whatever the expression says.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, Row, TextClause, bindparam, text
 
 from mailgate import search_pg
 from mailgate.search_rank import Candidate
@@ -100,7 +100,7 @@ def _pg_match(plan: Plan, params: dict) -> list[str]:
     return [options[0] if len(options) == 1 else "((" + ") OR (".join(options) + "))"]
 
 
-def _statement(sql: str, params: dict):  # type: ignore[no-untyped-def]
+def _statement(sql: str, params: dict) -> TextClause:
     statement = text(sql)
     for name in ("list_ids", "exclude_ids", "thread_ids"):
         if name in params:
@@ -140,7 +140,7 @@ def _select(plan: Plan, columns: str, lower: int | None, upper: int | None) -> t
     return sql, params
 
 
-def _run(conn: Connection, plan: Plan, sql: str, params: dict):  # type: ignore[no-untyped-def]
+def _run(conn: Connection, plan: Plan, sql: str, params: dict) -> list[Row]:
     """Execute a matching query on the route chosen for it; the rows, fetched."""
     search_pg.apply(conn, plan.route)
     try:
@@ -162,7 +162,18 @@ def _walk_floor(
     return conn.execute(text(sql), params | {"n": max(rows, 1) - 1}).scalar()
 
 
-def _walk(conn, plan, make, lower, upper, limit, rows):  # type: ignore[no-untyped-def]
+Maker = Callable[[int | None, int | None], tuple[str, dict]]
+
+
+def _walk(
+    conn: Connection,
+    plan: Plan,
+    make: Maker,
+    lower: int | None,
+    upper: int | None,
+    limit: int,
+    rows: int,
+) -> tuple[list[Row], int | None]:
     """Walk the newest `rows` documents of [lower, upper): (matches, the walk's floor or
     None when it reached `lower`)."""
     floor = _walk_floor(conn, plan, lower, upper, rows)
@@ -175,7 +186,7 @@ def _walk(conn, plan, make, lower, upper, limit, rows):  # type: ignore[no-untyp
 def _routed(
     conn: Connection,
     plan: Plan,
-    make,  # type: ignore[no-untyped-def]
+    make: Maker,
     lower: int | None,
     upper: int | None,
     limit: int,
