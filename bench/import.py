@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -26,7 +26,9 @@ from mailgate.bulk import import_messages
 from mailgate.config import Settings, with_list
 from mailgate.db import open_database
 from mailgate.ingest.mbox import read_archive
+from mailgate.models import Message
 from mailgate.pipeline import list_contexts
+from tests.threading_check import compare, reference_groups
 
 DEFAULT_ARCHIVE = (
     Path(__file__).resolve().parent.parent.parent
@@ -60,7 +62,20 @@ def _run(url: str, archive: Path, jobs: int | None) -> None:
         )
         for reason, count in summary.reasons.items():
             print(f"    quarantined {count}: {reason}")
+    _agreement(db, archive)
     db.dispose()
+
+
+def _agreement(db, archive: Path) -> None:
+    """How the threads compare with plain References/In-Reply-To grouping."""
+    with db.reader() as session:
+        threads = dict(session.execute(select(Message.message_id, Message.thread_id)).all())
+    groups = reference_groups(m.raw for m in read_archive(archive))
+    total, split, joined = compare(groups, threads)
+    print(
+        f"  threads vs References/In-Reply-To: {total} reference groups, {split} split, "
+        f"{joined} threads joining several groups (Thread-Index or subject)"
+    )
 
 
 def _postgres_url() -> tuple[str, str]:

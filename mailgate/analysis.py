@@ -44,10 +44,11 @@ import snowballstemmer
 LANGUAGES = ("fr", "en")
 MAX_TERM_LENGTH = 64
 MAX_ADDRESS_TERM_LENGTH = 128
+ADDRESS_CACHE_SIZE = 65_536
 TERM_CACHE_SIZE = 262_144
 MAX_CACHED_WORD_LENGTH = 256  # longer words (base64 debris...) are analysed but not cached
 FOLD_CACHE_SIZE = 65_536
-GUESS_SAMPLE_CHARS = 2_000
+GUESS_SAMPLE_CHARS = 1_200
 GUESS_MIN_EVIDENCE = 3
 GUESS_MIN_RATIO = 1.5
 
@@ -238,9 +239,14 @@ def analyze_address(addr: str) -> list[str]:
     """Terms for an address or Message-ID: whole, local part, domain and its parent domains,
     and every alphanumeric piece, so ``dupont``, ``jean.dupont``, ``groupe-exemple.example``
     and the full address all find it through `address_query_terms`."""
+    return list(_address_terms(addr))
+
+
+@lru_cache(maxsize=ADDRESS_CACHE_SIZE)
+def _address_terms(addr: str) -> tuple[str, ...]:
     value = _clean_address(addr)
     if not value:
-        return []
+        return ()
     local, _, domain = value.rpartition("@")
     candidates = [value, local]
     while domain:
@@ -252,7 +258,7 @@ def analyze_address(addr: str) -> list[str]:
         term = _escape_address(candidate)
         if term and term not in terms:
             terms.append(term)
-    return terms
+    return tuple(terms)
 
 
 def address_query_terms(value: str) -> list[str]:

@@ -18,11 +18,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import DataError, IntegrityError
 
 from mailgate import ids
 from mailgate.db import Database
 from mailgate.models import MessageList, RawMessage
-from mailgate.pipeline import ListContext, Outcome, Prepared, Where, commit, prepare
+from mailgate.pipeline import (
+    IngestResult,
+    ListContext,
+    Outcome,
+    Prepared,
+    Where,
+    commit,
+    commit_guarded,
+    prepare,
+)
+from mailgate.store import PendingRows
 
 BATCH_MESSAGES = 1_000
 CHUNK_MESSAGES = 32
@@ -106,6 +117,46 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+class _Batch:
+    """The messages of one transaction. If the database refuses one of them, the batch is
+    rolled back and replayed message by message, each in a savepoint, so that the bad message
+    is quarantined with the database's reason and the others are stored."""
+
+    def __init__(self, conn: Connection, ctx: ListContext, where: Where) -> None:
+        self.conn, self.ctx, self.where = conn, ctx, where
+        self.transaction = conn.begin()
+        self.pending = PendingRows()
+        self.items: list[Prepared] = []
+        self.results: list[IngestResult] = []
+        self.guarded = False
+
+    def add(self, prepared: Prepared) -> None:
+        self.items.append(prepared)
+        if self.guarded:
+            self.results.append(commit_guarded(self.conn, prepared, self.ctx, self.where))
+            return
+        try:
+            self.results.append(commit(self.conn, prepared, self.ctx, self.where, self.pending))
+        except (DataError, IntegrityError):
+            self._replay_guarded()
+
+    def _replay_guarded(self) -> None:
+        self.transaction.rollback()
+        self.transaction = self.conn.begin()
+        self.pending = PendingRows()
+        self.guarded = True
+        self.results = [commit_guarded(self.conn, p, self.ctx, self.where) for p in self.items]
+
+    def finish(self) -> list[IngestResult]:
+        try:
+            self.pending.flush(self.conn)
+            self.transaction.commit()
+        except (DataError, IntegrityError):
+            self._replay_guarded()
+            self.transaction.commit()
+        return self.results
+
+
 def import_messages(
     db: Database,
     ctx: ListContext,
@@ -124,20 +175,20 @@ def import_messages(
     summary = ImportSummary()
     where = Where(list_name=ctx.name, source=source, replay=replay)
     with db.engine.connect() as conn:
-        transaction = conn.begin()
+        batch = _Batch(conn, ctx, where)
         chunks = _chunks(items, conn, ctx, summary)
-        stream = _prepared_stream(
-            chunks, ctx, workers if workers is not None else default_workers()
-        )
-        in_batch = 0
-        for prepared in stream:
-            result = commit(conn, prepared, ctx, where)
-            summary.add(result.outcome, result.reason)
-            in_batch += 1
+        jobs = workers if workers is not None else default_workers()
+        for prepared in _prepared_stream(chunks, ctx, jobs):
+            batch.add(prepared)
             if on_message:
                 on_message()
-            if in_batch >= BATCH_MESSAGES:
-                transaction.commit()
-                transaction, in_batch = conn.begin(), 0
-        transaction.commit()
+            if len(batch.items) >= BATCH_MESSAGES:
+                _count(summary, batch.finish())
+                batch = _Batch(conn, ctx, where)
+        _count(summary, batch.finish())
     return summary
+
+
+def _count(summary: ImportSummary, results: list[IngestResult]) -> None:
+    for result in results:
+        summary.add(result.outcome, result.reason)

@@ -134,10 +134,11 @@ def configured_or_fail(settings: Settings, name: str) -> None:
 
 
 def _register_subcommands() -> None:
-    from mailgate import cli_archive, cli_search
+    from mailgate import cli_archive, cli_search, cli_serve
 
     cli_archive.register(main)
     cli_search.register(main)
+    cli_serve.register(main)
 
 
 _register_subcommands()

@@ -1,4 +1,4 @@
-"""Archive commands of the CLI: import, rebuild, quarantine, threads, demo.
+"""Archive commands of the CLI: import, rebuild, quarantine, threads.
 
 Registered on the `mailgate` group by `mailgate.cli`; each command is a thin layer over the
 core (`ingest.bulk`, `rebuild`, `store`, `threads`).
@@ -15,13 +15,13 @@ import click
 from mailgate import rebuild as rebuilding
 from mailgate import store
 from mailgate.bulk import ImportSummary, import_messages
-from mailgate.cli import SAMPLE_ARCHIVE, Runtime, emit_json, with_runtime
+from mailgate.cli import Runtime, emit_json, with_runtime
 from mailgate.ingest.mbox import ArchiveError, archive_size, read_archive
 from mailgate.pipeline import Where, ingest
 from mailgate.readers import list_threads
 
 
-def _print_summary(summary: ImportSummary, as_json: bool) -> None:
+def print_summary(summary: ImportSummary, as_json: bool) -> None:
     if as_json:
         emit_json(
             {
@@ -72,7 +72,6 @@ def register(main: click.Group) -> None:
     main.add_command(rebuild_cmd)
     main.add_command(quarantine)
     main.add_command(threads_cmd)
-    main.add_command(demo)
 
 
 @click.command("import")
@@ -94,7 +93,7 @@ def import_cmd(
     summary = run_import(
         runtime, path, list_name, jobs=jobs, progress=not no_progress and not as_json
     )
-    _print_summary(summary, as_json)
+    print_summary(summary, as_json)
 
 
 @click.command("rebuild")
@@ -200,13 +199,9 @@ def threads_cmd(runtime: Runtime, list_name: str, as_json: bool) -> None:
                     click.echo(f"  {'  ' * m['depth']}{m['message_id']} [{m['link']}]")
 
 
-@click.command()
-@with_runtime
-def demo(runtime: Runtime) -> None:
-    """Import the bundled sample archive into the configured database and show it."""
-    summary = run_import(runtime, SAMPLE_ARCHIVE, "general", jobs=1, progress=False)
-    _print_summary(summary, False)
-    ctx = runtime.contexts()["general"]
+def print_threads(runtime: Runtime, list_name: str) -> None:
+    """Each thread of a list with its messages, indented (what `mailgate demo` shows)."""
+    ctx = runtime.contexts()[list_name]
     with runtime.db.reader() as session:
         for thread in list_threads(session.connection(), ctx.list_id):
             click.echo(f"thread {thread['thread_id']}: {thread['subject']}")

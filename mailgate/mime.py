@@ -27,6 +27,7 @@ MAX_FILENAME_CHARS = 500
 MAX_CONTENT_TYPE_CHARS = 200
 MAX_CONTENT_ID_CHARS = 250
 MAX_FOOTER_LINES = 15
+MAX_FOOTER_CHARS = 2_000
 MAX_INLINE_FOOTER_LINES = 6
 CONTAINER_TYPES = frozenset({"message/rfc822", "message/global"})
 _FOOTER_MARKERS = re.compile(
@@ -102,6 +103,8 @@ def part_text(part: Message) -> str:
 
 def is_list_footer(text: str) -> bool:
     """True for the short note a list server appends (Mailman's "___ / list mailing list")."""
+    if len(text) > MAX_FOOTER_CHARS:
+        return False
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if not lines or len(lines) > MAX_FOOTER_LINES:
         return False
@@ -144,7 +147,7 @@ def _attachment(position: int, part: Message, filename: str) -> AttachmentInfo:
     return AttachmentInfo(
         position=position,
         filename=(filename or f"part-{position}")[:MAX_FILENAME_CHARS],
-        content_type=ctype[:MAX_CONTENT_TYPE_CHARS],
+        content_type=safe_text(ctype)[:MAX_CONTENT_TYPE_CHARS],
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
         content_id=decode_header(content_id).strip("<>")[:MAX_CONTENT_ID_CHARS]

@@ -263,3 +263,21 @@ class CommandInbox(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime)
     handled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
     outcome: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- gateway ---
+
+
+class ImapState(Base):
+    """Progress of one IMAP source: the mailbox it reads, its UIDVALIDITY and the last UID
+    archived, and the lease that keeps two serving processes from polling it at once."""
+
+    __tablename__ = "imap_state"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(600), default="")
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -43,6 +43,9 @@ THREAD_INDEX_BLOCK_BYTES = 5
 MAX_THREAD_INDEX_BLOCKS = 35  # the stored hex form fits 400 characters
 DMARC_NOTE_MAX_CHARS = 1_500
 MAIL_HEADERS = ("from", "message-id", "date", "subject", "to", "received", "mime-version")
+_SIMPLE_ADDRESS = re.compile(
+    r"\s*(?:([^<>@,]*?)\s*<([^<>@\s,]+@[^<>@\s,]+)>|([^<>@\s,]+@[^<>@\s,]+))\s*$"
+)
 _VIA = re.compile(r"\s+via\s+\S.*$", re.I)
 _WS = re.compile(r"\s+")
 
@@ -97,15 +100,32 @@ def _first(headers: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
+def _simple_pairs(text: str) -> list[tuple[str, str]] | None:
+    """Addresses of a header in the common simple forms, without the general parser:
+    `Name <a@b>` or `a@b`, comma-separated, no quotes, comments or groups. None otherwise."""
+    if '"' in text or "(" in text or ";" in text or "\\" in text:
+        return None
+    pairs = []
+    for piece in text.split(","):
+        match = _SIMPLE_ADDRESS.match(piece)
+        if match is None:
+            return None
+        name, bracketed, bare = match.groups()
+        pairs.append(((name or "").strip(), bracketed or bare))
+    return pairs
+
+
 def parse_addresses(value: str | None) -> list[Address]:
     """(display name, lower-case address) pairs; names decoded; junk entries dropped."""
     if not value:
         return []
     text = raw_to_text(value)
-    pairs = email.utils.getaddresses([text])
-    if not pairs or any("@" not in addr for _name, addr in pairs if addr or _name):
-        recovered = forensic_addresses(text, decode_names=False)
-        pairs = recovered if any("@" in a for _n, a in recovered) else pairs
+    pairs = _simple_pairs(text)
+    if pairs is None:
+        pairs = email.utils.getaddresses([text])
+        if not pairs or any("@" not in addr for _name, addr in pairs if addr or _name):
+            recovered = forensic_addresses(text, decode_names=False)
+            pairs = recovered if any("@" in a for _n, a in recovered) else pairs
     result: list[Address] = []
     for name, addr in pairs[:MAX_ADDRESSES]:
         addr = safe_text(addr.strip().strip("<>").lower())[:ADDRESS_LENGTH]
@@ -172,7 +192,7 @@ def _dmarc_author(
 
 def _body_key(body: BodyParts) -> str:
     """A hash of the content: text without list footers (whitespace collapsed), attachments."""
-    source = _WS.sub(" ", strip_trailing_footer(body.text) or body.text).strip()
+    source = " ".join((strip_trailing_footer(body.text) or body.text).split())
     digest = hashlib.sha256(source.encode("utf-8", "surrogatepass"))
     for attachment in body.attachments:
         digest.update(attachment.sha256.encode("ascii"))

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DataError, IntegrityError
 
 from mailgate import analysis, ids, search_index, store, threads
 from mailgate.config import Settings
@@ -213,8 +214,23 @@ def _linkable(m: ParsedMessage) -> threads.Linkable:
     )
 
 
-def commit(conn: Connection, p: Prepared, ctx: ListContext, where: Where) -> IngestResult:
-    """Store a prepared message in the caller's transaction; idempotent."""
+def commit(
+    conn: Connection,
+    p: Prepared,
+    ctx: ListContext,
+    where: Where,
+    pending: store.PendingRows | None = None,
+) -> IngestResult:
+    """Store a prepared message in the caller's transaction; idempotent.
+
+    Rows nothing reads during ingest go to `pending` (the bulk import flushes them once per
+    batch); without it they are written before returning.
+    """
+    if pending is None:
+        pending = store.PendingRows()
+        result = commit(conn, p, ctx, where, pending)
+        pending.flush(conn)
+        return result
     if p.parsed is None:
         store.quarantine(
             conn,
@@ -232,18 +248,24 @@ def commit(conn: Connection, p: Prepared, ctx: ListContext, where: Where) -> Ing
         return IngestResult(Outcome.DUPLICATE, ctx.name, m.message_id, pk)
     existing = store.message_by_fingerprint(conn, p.fingerprint)
     if existing is not None:
-        return _cross_post(conn, p, ctx, where, existing, raw_id)
-    raw_id = _keep_raw(conn, p, ctx, where, raw_id)
+        return _cross_post(conn, p, ctx, where, existing, raw_id, pending)
+    raw_id = _keep_raw(conn, p, ctx, where, raw_id, pending)
     assignment = threads.assign_thread(conn, _linkable(m))
-    pk = _store_message(conn, p, ctx, raw_id, assignment)
+    pk = _store_message(conn, p, ctx, raw_id, assignment, pending)
     _update_thread(conn, assignment, m, ctx.list_id)
     return IngestResult(Outcome.STORED, ctx.name, m.message_id, pk, assignment.thread_id)
 
 
 def _store_message(
-    conn: Connection, p: Prepared, ctx: ListContext, raw_id: int, assignment: threads.Assignment
+    conn: Connection,
+    p: Prepared,
+    ctx: ListContext,
+    raw_id: int,
+    assignment: threads.Assignment,
+    pending: store.PendingRows,
 ) -> int:
-    """The skeleton row, body, recipients, attachments, search document and list membership."""
+    """The skeleton row and list membership; body, recipients, attachments and the search
+    document (with its date-ordered key and markers) are queued in `pending`."""
     m = p.parsed
     assert m is not None
     values = _message_values(p, raw_id, assignment)
@@ -257,13 +279,18 @@ def _store_message(
         has_attachments=values["has_attachments"],
         language=p.language,
     )
-    store.add_details(conn, pk, body, recipients, attachments, search)
+    store.add_details(pending, pk, body, recipients, attachments, search)
     store.add_to_list(conn, pk, ctx.list_id, raw_id, m.date, p.arrival)
     return pk
 
 
 def _keep_raw(
-    conn: Connection, p: Prepared, ctx: ListContext, where: Where, known_id: int | None
+    conn: Connection,
+    p: Prepared,
+    ctx: ListContext,
+    where: Where,
+    known_id: int | None,
+    pending: store.PendingRows,
 ) -> int:
     raw_id = (
         known_id
@@ -271,7 +298,7 @@ def _keep_raw(
         else store.add_raw(conn, p.sha256, p.size, p.compressed, p.arrival, known_new=True)
     )
     if not where.replay:
-        store.record_delivery(conn, raw_id, ctx.list_id, p.arrival, where.source)
+        store.record_delivery(pending, raw_id, ctx.list_id, p.arrival, where.source)
     return raw_id
 
 
@@ -282,13 +309,18 @@ def _cross_post(
     where: Where,
     existing: tuple[int, int, str, datetime],
     raw_id: int | None,
+    pending: store.PendingRows,
 ) -> IngestResult:
     pk, thread_id, mid, date = existing
     if store.in_list(conn, pk, ctx.list_id):
         return IngestResult(Outcome.DUPLICATE, ctx.name, mid, pk, thread_id)
-    raw_id = _keep_raw(conn, p, ctx, where, raw_id)
+    raw_id = _keep_raw(conn, p, ctx, where, raw_id, pending)
     store.add_to_list(conn, pk, ctx.list_id, raw_id, date, p.arrival)
-    search_index.add_list(conn, pk, ctx.list_id)
+    queued = store.queued_search_doc(pending, pk)
+    if queued is not None:  # the message came earlier in this batch: its row is not written
+        queued["meta"] = search_index.with_list(queued["meta"], ctx.list_id)
+    else:
+        search_index.add_list(conn, pk, ctx.list_id)
     threads.refresh_thread(conn, thread_id)
     return IngestResult(Outcome.STORED, ctx.name, mid, pk, thread_id)
 
@@ -307,9 +339,29 @@ def _update_thread(conn: Connection, a: threads.Assignment, m: ParsedMessage, li
     threads.relink_weak(conn, a.thread_id, since)
 
 
+def commit_guarded(conn: Connection, p: Prepared, ctx: ListContext, where: Where) -> IngestResult:
+    """`commit` inside a savepoint: a message the database refuses (a value it cannot store)
+    is quarantined with the database's reason instead of failing the caller's transaction; a
+    unique-key race with another writer is retried once. Operational errors (database down,
+    disk full) propagate: they are our faults and the sender must retry."""
+    for attempt in range(2):
+        try:
+            with conn.begin_nested():
+                return commit(conn, p, ctx, where)
+        except IntegrityError:
+            if attempt:
+                reason = "the database refused the message (integrity error)"
+                break
+        except DataError as exc:
+            reason = f"the database refused a value: {str(exc.orig).splitlines()[0][:300]}"
+            break
+    refused = replace(p, parsed=None, reason=reason)
+    return commit(conn, refused, ctx, where)
+
+
 def ingest(conn: Connection, raw: bytes, ctx: ListContext, where: Where) -> IngestResult:
     """Prepare and store one message in the caller's transaction (the live path)."""
-    return commit(conn, prepare(raw, ctx, where.arrival), ctx, where)
+    return commit_guarded(conn, prepare(raw, ctx, where.arrival), ctx, where)
 
 
 def list_contexts(settings: Settings, list_ids: dict[str, int]) -> dict[str, ListContext]:

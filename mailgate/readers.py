@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from sqlalchemy import Connection, select
 
 from mailgate.models import Message, MessageList, ThreadList
-from mailgate.threads import display_order, ghost_parents
+from mailgate.threadview import display_order, ghost_parents
 
 msgs_t = Message.__table__
 mlists_t = MessageList.__table__

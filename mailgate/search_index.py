@@ -154,12 +154,19 @@ _SET_META = text("UPDATE search_docs SET meta = :meta WHERE message_pk = :pk").b
 )
 
 
+def with_list(meta_terms: str, list_id: int) -> str:
+    """`meta_terms` with the marker of one more list."""
+    if list_term(list_id) in meta_terms.split():
+        return meta_terms
+    return f"{meta_terms} {list_term(list_id)}"
+
+
 def add_list(conn: Connection, message_pk: int, list_id: int) -> None:
-    """Mark a document as being on one more list (a cross-post found later)."""
+    """Mark a stored document as being on one more list (a cross-post found later)."""
     current = conn.execute(_META_OF, {"pk": message_pk}).scalar()
-    if current is None or list_term(list_id) in current.split():
+    if current is None or with_list(current, list_id) == current:
         return
-    conn.execute(_SET_META, {"meta": f"{current} {list_term(list_id)}", "pk": message_pk})
+    conn.execute(_SET_META, {"meta": with_list(current, list_id), "pk": message_pk})
 
 
 def clear(conn: Connection) -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from mailgate.config import ListConfig
+from mailgate.fastsql import FastStatement
 from mailgate.models import (
     Attachment,
     Body,
@@ -69,21 +70,26 @@ def sync_lists(conn: Connection, lists: Sequence[ListConfig]) -> dict[str, int]:
 
 
 # Statements are built once: constructing them per message costs more than running them.
-_FIND_RAW = select(raw_t.c.id).where(raw_t.c.sha256 == bindparam("sha"))
-_ADD_RAW = insert(raw_t)
+_FIND_RAW = FastStatement(select(raw_t.c.id).where(raw_t.c.sha256 == bindparam("sha")))
+_ADD_RAW = FastStatement(insert(raw_t), returns_id=True)
 _RAW_DATA = select(raw_t.c.data).where(raw_t.c.id == bindparam("id"))
-_COPY_IN_LIST = select(mlists_t.c.message_pk).where(
-    mlists_t.c.raw_id == bindparam("raw"), mlists_t.c.list_id == bindparam("lid")
+_COPY_IN_LIST = FastStatement(
+    select(mlists_t.c.message_pk).where(
+        mlists_t.c.raw_id == bindparam("raw"), mlists_t.c.list_id == bindparam("lid")
+    )
 )
 _BY_FINGERPRINT = select(msgs_t.c.id, msgs_t.c.thread_id, msgs_t.c.message_id, msgs_t.c.date).where(
     msgs_t.c.fingerprint == bindparam("fp")
 )
-_IN_LIST = select(mlists_t.c.message_pk).where(
-    mlists_t.c.message_pk == bindparam("pk"), mlists_t.c.list_id == bindparam("lid")
+_FINGERPRINT_PK = FastStatement(select(msgs_t.c.id).where(msgs_t.c.fingerprint == bindparam("fp")))
+_IN_LIST = FastStatement(
+    select(mlists_t.c.message_pk).where(
+        mlists_t.c.message_pk == bindparam("pk"), mlists_t.c.list_id == bindparam("lid")
+    )
 )
 _ADD_DELIVERY = insert(Delivery.__table__)
-_ADD_TO_LIST = insert(mlists_t)
-_ADD_MESSAGE = insert(msgs_t)
+_ADD_TO_LIST = FastStatement(insert(mlists_t))
+_ADD_MESSAGE = FastStatement(insert(msgs_t), returns_id=True)
 _ADD_BODY = insert(Body.__table__)
 _ADD_RECIPIENTS = insert(Recipient.__table__)
 _ADD_ATTACHMENTS = insert(Attachment.__table__)
@@ -91,7 +97,7 @@ _ADD_SEARCH = insert(SearchDoc.__table__)
 
 
 def find_raw(conn: Connection, sha256: str) -> int | None:
-    return conn.execute(_FIND_RAW, {"sha": sha256}).scalar()
+    return _FIND_RAW.scalar(conn, {"sha": sha256})
 
 
 def add_raw(
@@ -107,9 +113,9 @@ def add_raw(
     existing = None if known_new else find_raw(conn, sha256)
     if existing is not None:
         return existing
-    return conn.execute(
-        _ADD_RAW, {"sha256": sha256, "size": size, "data": compressed, "received_at": when}
-    ).inserted_primary_key[0]
+    return _ADD_RAW.insert(
+        conn, {"sha256": sha256, "size": size, "data": compressed, "received_at": when}
+    )
 
 
 def raw_bytes(conn: Connection, raw_id: int) -> bytes | None:
@@ -119,28 +125,29 @@ def raw_bytes(conn: Connection, raw_id: int) -> bytes | None:
 
 def copy_in_list(conn: Connection, raw_id: int, list_id: int) -> int | None:
     """The message stored from exactly these bytes on this list, if any."""
-    return conn.execute(_COPY_IN_LIST, {"raw": raw_id, "lid": list_id}).scalar()
+    return _COPY_IN_LIST.scalar(conn, {"raw": raw_id, "lid": list_id})
 
 
 def message_by_fingerprint(
     conn: Connection, fingerprint: str
 ) -> tuple[int, int, str, datetime] | None:
     """(pk, thread id, Message-ID, date) of the message with this identity."""
+    if _FINGERPRINT_PK.scalar(conn, {"fp": fingerprint}) is None:
+        return None
     row = conn.execute(_BY_FINGERPRINT, {"fp": fingerprint}).first()
     return tuple(row) if row else None  # type: ignore[return-value]
 
 
 def in_list(conn: Connection, message_pk: int, list_id: int) -> bool:
-    return conn.execute(_IN_LIST, {"pk": message_pk, "lid": list_id}).first() is not None
+    return _IN_LIST.first(conn, {"pk": message_pk, "lid": list_id}) is not None
 
 
 def record_delivery(
-    conn: Connection, raw_id: int, list_id: int, arrived_at: datetime, source: str
+    pending: PendingRows, raw_id: int, list_id: int, arrived_at: datetime, source: str
 ) -> None:
     """Note in the ledger that these bytes arrived through this list (replayed by rebuild)."""
-    conn.execute(
-        _ADD_DELIVERY,
-        {"raw_id": raw_id, "list_id": list_id, "arrived_at": arrived_at, "source": source[:200]},
+    pending.rows[_ADD_DELIVERY].append(
+        {"raw_id": raw_id, "list_id": list_id, "arrived_at": arrived_at, "source": source[:200]}
     )
 
 
@@ -152,8 +159,8 @@ def add_to_list(
     date: datetime,
     arrived_at: datetime,
 ) -> None:
-    conn.execute(
-        _ADD_TO_LIST,
+    _ADD_TO_LIST.execute(
+        conn,
         {
             "message_pk": message_pk,
             "list_id": list_id,
@@ -165,24 +172,54 @@ def add_to_list(
 
 
 def add_message(conn: Connection, values: dict) -> int:
-    return conn.execute(_ADD_MESSAGE, values).inserted_primary_key[0]
+    return _ADD_MESSAGE.insert(conn, values)
+
+
+class PendingRows:
+    """Rows that nothing reads while ingesting (bodies, recipients, attachments, search
+    terms, the delivery ledger), written together with one executemany per table.
+
+    The bulk import flushes once per batch; the live path flushes before its commit. Either
+    way the rows are in the same transaction as their message.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[object, list[dict]] = {
+            _ADD_BODY: [],
+            _ADD_RECIPIENTS: [],
+            _ADD_ATTACHMENTS: [],
+            _ADD_SEARCH: [],
+            _ADD_DELIVERY: [],
+        }
+
+    def flush(self, conn: Connection) -> None:
+        for statement, rows in self.rows.items():
+            if rows:
+                conn.execute(statement, rows)  # type: ignore[arg-type]
+                rows.clear()
+
+
+def queued_search_doc(pending: PendingRows, message_pk: int) -> dict | None:
+    """The search document of `message_pk` if it is still waiting in `pending`."""
+    for row in pending.rows[_ADD_SEARCH]:
+        if row["message_pk"] == message_pk:
+            return row
+    return None
 
 
 def add_details(
-    conn: Connection,
+    pending: PendingRows,
     pk: int,
     body: dict,
     recipients: list[dict],
     attachments: list[dict],
     search: dict,
 ) -> None:
-    """Body, recipients, attachment metadata and search terms of a new message."""
-    conn.execute(_ADD_BODY, body | {"message_pk": pk})
-    if recipients:
-        conn.execute(_ADD_RECIPIENTS, [r | {"message_pk": pk} for r in recipients])
-    if attachments:
-        conn.execute(_ADD_ATTACHMENTS, [a | {"message_pk": pk} for a in attachments])
-    conn.execute(_ADD_SEARCH, search | {"message_pk": pk})
+    """Queue the body, recipients, attachment metadata and search terms of a new message."""
+    pending.rows[_ADD_BODY].append(body | {"message_pk": pk})
+    pending.rows[_ADD_RECIPIENTS].extend(r | {"message_pk": pk} for r in recipients)
+    pending.rows[_ADD_ATTACHMENTS].extend(a | {"message_pk": pk} for a in attachments)
+    pending.rows[_ADD_SEARCH].append(search | {"message_pk": pk})
 
 
 def quarantine(

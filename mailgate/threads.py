@@ -1,29 +1,42 @@
-"""Threads: assigned at ingest, merged when a late message links two, ordered without recursion.
+"""Threads: assigned at ingest, merged when a late message links two.
 
 A thread is the connected set of messages linked by (1) References/In-Reply-To, including
 ghost rows for ids referenced but not (yet) archived, (2) a shared Outlook Thread-Index
 conversation, (3) for replies with neither, the same normalised subject within a time window.
 Each link is symmetric and depends only on the two messages, so the grouping does not depend
 on arrival order. Parents from headers are kept as written; parents of messages linked by
-Thread-Index or subject are recomputed whenever their thread changes. `display_order` lays a
-thread out parent-before-children with an explicit stack (loops are broken, never followed).
+Thread-Index or subject are recomputed whenever their thread changes. Display order lives in
+`threadview`.
 
-Called by `pipeline` (assignment) and the readers (display order).
+Called by `pipeline` and moderation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
 
+from mailgate.fastsql import FastStatement
 from mailgate.models import Message, MessageList, Thread, ThreadList, ThreadNode, ThreadRedirect
 
 SUBJECT_WINDOW = timedelta(days=30)
 THREAD_INDEX_ROOT_HEX = 44
-MAX_GHOST_HOPS = 50
 LINKS = ("references", "thread-index", "subject", "root")
 nodes_t = ThreadNode.__table__
 msgs_t = Message.__table__
@@ -65,39 +78,29 @@ def _subject_linkable(item: Linkable) -> bool:
 
 
 # Statements are built once: constructing them per message costs more than running them.
-_NODES = select(nodes_t.c.mid, nodes_t.c.thread_id, nodes_t.c.parent_mid, nodes_t.c.ghost).where(
-    nodes_t.c.mid.in_(bindparam("mids", expanding=True))
-)
-_TI_THREADS = (
-    select(msgs_t.c.thread_id).where(msgs_t.c.thread_index_root == bindparam("root")).distinct()
-)
 _SUBJECT_WINDOW = and_(
     msgs_t.c.subject_key == bindparam("key"),
     msgs_t.c.date.between(bindparam("lo"), bindparam("hi")),
 )
-_SUBJECT_THREADS = select(msgs_t.c.thread_id).where(_SUBJECT_WINDOW).distinct()
-_WEAK_SUBJECT_THREADS = (
-    select(msgs_t.c.thread_id)
-    .where(_SUBJECT_WINDOW, msgs_t.c.reply_like, msgs_t.c.link != "references")
-    .distinct()
-)
-_NEW_THREAD = insert(threads_t)
-_NEW_THREAD_LIST = insert(tlists_t)
+_NEW_THREAD = FastStatement(insert(threads_t), returns_id=True)
+_NEW_THREAD_LIST = FastStatement(insert(tlists_t))
 _INSERT_NODE = insert(nodes_t)
-_REAL_NODE = (
+_REAL_NODE = FastStatement(
     update(nodes_t)
     .where(nodes_t.c.mid == bindparam("m"))
     .values(thread_id=bindparam("tid"), parent_mid=bindparam("parent"), ghost=False)
 )
-_GHOST_PARENT = (
+_GHOST_PARENT = FastStatement(
     update(nodes_t)
     .where(nodes_t.c.mid == bindparam("m"), nodes_t.c.parent_mid.is_(None))
     .values(parent_mid=bindparam("parent"))
 )
-_TI_CANDIDATES = select(msgs_t.c.message_id, msgs_t.c.thread_index).where(
-    msgs_t.c.thread_index_root == bindparam("root"), msgs_t.c.message_id != bindparam("mid")
+_TI_CANDIDATES = FastStatement(
+    select(msgs_t.c.message_id, msgs_t.c.thread_index).where(
+        msgs_t.c.thread_index_root == bindparam("root"), msgs_t.c.message_id != bindparam("mid")
+    )
 )
-_EARLIER = (
+_EARLIER = FastStatement(
     select(msgs_t.c.message_id)
     .where(
         msgs_t.c.thread_id == bindparam("tid"),
@@ -120,32 +123,74 @@ _WEAK_MEMBERS = select(
     msgs_t.c.link != "references",
     msgs_t.c.date > bindparam("since"),
 )
-_SET_LINK = (
+_SET_LINK = FastStatement(
     update(msgs_t)
     .where(msgs_t.c.id == bindparam("pk"))
     .values(parent_mid=bindparam("parent"), link=bindparam("link"))
 )
-_SET_NODE_PARENT = (
+_SET_NODE_PARENT = FastStatement(
     update(nodes_t).where(nodes_t.c.mid == bindparam("m")).values(parent_mid=bindparam("parent"))
 )
 EPOCH = datetime(1900, 1, 1)
 
 
-def _related_threads(conn: Connection, item: Linkable, nodes: list) -> set[int]:
-    """Threads this message links to: by ids, by Outlook conversation, by subject."""
-    tids = {n.thread_id for n in nodes}
+@dataclass(frozen=True, slots=True)
+class _Node:
+    mid: str
+    thread_id: int
+    parent_mid: str | None
+    ghost: bool
+
+
+_LOOKUPS: dict[tuple[int, bool, str], FastStatement] = {}
+
+
+def _lookup_statement(n_ids: int, with_root: bool, subject_mode: str) -> FastStatement:
+    """One round trip for everything threading reads: the nodes of the message's ids, the
+    threads of its Outlook conversation, the threads with its subject (see `_related`)."""
+    key = (n_ids, with_root, subject_mode)
+    statement = _LOOKUPS.get(key)
+    if statement is None:
+        ids = [bindparam(f"m{i}") for i in range(n_ids)]
+        node_columns = (nodes_t.c.mid, nodes_t.c.thread_id, nodes_t.c.parent_mid, nodes_t.c.ghost)
+        parts = [select(literal_column("'n'"), *node_columns).where(nodes_t.c.mid.in_(ids))]
+        thread_only = (
+            cast(null(), nodes_t.c.mid.type),
+            msgs_t.c.thread_id,
+            cast(null(), nodes_t.c.parent_mid.type),
+            cast(null(), nodes_t.c.ghost.type),
+        )
+        if with_root:
+            condition = [msgs_t.c.thread_index_root == bindparam("root")]
+            parts.append(select(literal_column("'t'"), *thread_only).where(*condition).distinct())
+        if subject_mode != "none":
+            condition = [_SUBJECT_WINDOW]
+            if subject_mode == "weak":
+                condition += [msgs_t.c.reply_like, msgs_t.c.link != "references"]
+            parts.append(select(literal_column("'s'"), *thread_only).where(*condition).distinct())
+        statement = _LOOKUPS[key] = FastStatement(union_all(*parts))
+    return statement
+
+
+def _related(conn: Connection, item: Linkable) -> tuple[list[_Node], set[int]]:
+    """The existing nodes of the message's ids, and the threads it links to: by ids, by
+    Outlook conversation, by subject."""
+    ids = list(dict.fromkeys([item.mid, *item.aliases, *item.references]))
     root = _ti_root(item.thread_index)
-    if root:
-        tids |= set(conn.scalars(_TI_THREADS, {"root": root}))
+    params: dict[str, object] = {f"m{i}": mid for i, mid in enumerate(ids)}
+    mode = "none"
     if item.subject_key:
-        window = {
+        mode = "linkable" if _subject_linkable(item) else "weak"
+        params |= {
             "key": item.subject_key,
             "lo": item.date - SUBJECT_WINDOW,
             "hi": item.date + SUBJECT_WINDOW,
         }
-        query = _SUBJECT_THREADS if _subject_linkable(item) else _WEAK_SUBJECT_THREADS
-        tids |= set(conn.scalars(query, window))
-    return tids
+    if root:
+        params["root"] = root
+    rows = _lookup_statement(len(ids), bool(root), mode).all(conn, params)
+    nodes = [_Node(r[1], r[2], r[3], bool(r[4])) for r in rows if r[0] == "n"]
+    return nodes, {r[2] for r in rows}
 
 
 def _merge(conn: Connection, keep: int, others: Iterable[int]) -> None:
@@ -173,7 +218,7 @@ def _record_nodes(
     new_rows: list[dict] = []
     for mid, node_parent in ((item.mid, parent), *((a, item.mid) for a in item.aliases)):
         if mid in known:
-            conn.execute(_REAL_NODE, {"m": mid, "tid": thread_id, "parent": node_parent})
+            _REAL_NODE.execute(conn, {"m": mid, "tid": thread_id, "parent": node_parent})
         else:
             new_rows.append(
                 {"mid": mid, "thread_id": thread_id, "parent_mid": node_parent, "ghost": False}
@@ -193,7 +238,7 @@ def _record_nodes(
             and previous is not None
             and previous != ref
         ):
-            conn.execute(_GHOST_PARENT, {"m": ref, "parent": previous})
+            _GHOST_PARENT.execute(conn, {"m": ref, "parent": previous})
         previous = ref
     if new_rows:
         conn.execute(_INSERT_NODE, new_rows)
@@ -216,21 +261,19 @@ def weak_link(
     is_child = bool(thread_index) and len(thread_index or "") > THREAD_INDEX_ROOT_HEX
     same_root = []
     if thread_index:
-        same_root = conn.execute(
-            _TI_CANDIDATES, {"root": thread_index[:THREAD_INDEX_ROOT_HEX], "mid": mid}
-        ).all()
+        same_root = _TI_CANDIDATES.all(
+            conn, {"root": thread_index[:THREAD_INDEX_ROOT_HEX], "mid": mid}
+        )
         prefixes = [
             r
             for r in same_root
-            if r.thread_index
-            and thread_index.startswith(r.thread_index)
-            and len(r.thread_index) < len(thread_index)
+            if r[1] and thread_index.startswith(r[1]) and len(r[1]) < len(thread_index)
         ]
         if prefixes:
-            return "thread-index", max(prefixes, key=lambda r: len(r.thread_index)).message_id
+            return "thread-index", max(prefixes, key=lambda r: len(r[1]))[0]
     if not (reply_like or is_child):
         return "root", None
-    earlier = conn.execute(_EARLIER, {"tid": thread_id, "date": date, "mid": mid}).scalar()
+    earlier = _EARLIER.scalar(conn, {"tid": thread_id, "date": date, "mid": mid})
     if earlier is None:
         return "root", None
     return ("thread-index" if is_child and same_root else "subject"), earlier
@@ -238,16 +281,15 @@ def weak_link(
 
 def assign_thread(conn: Connection, item: Linkable) -> Assignment:
     """Choose (or create) the thread of an incoming message, merging threads it links."""
-    nodes = conn.execute(_NODES, {"mids": [item.mid, *item.aliases, *item.references]}).all()
-    tids = _related_threads(conn, item, nodes)
+    nodes, tids = _related(conn, item)
     link = "references" if item.parent else "root"
     created = not tids
     if tids:
         keep = min(tids)
         _merge(conn, keep, tids)
     else:
-        keep = conn.execute(
-            _NEW_THREAD,
+        keep = _NEW_THREAD.insert(
+            conn,
             {
                 "subject": item.subject,
                 "root_mid": item.mid,
@@ -255,7 +297,7 @@ def assign_thread(conn: Connection, item: Linkable) -> Assignment:
                 "last_date": item.date,
                 "message_count": 0,
             },
-        ).inserted_primary_key[0]
+        )
     parent = item.parent
     if parent is None:
         link, parent = weak_link(
@@ -279,47 +321,52 @@ def relink_weak(conn: Connection, thread_id: int, since: datetime | None) -> Non
             conn, thread_id, row.message_id, row.thread_index, row.reply_like, row.date
         )
         if (link, parent) != (row.link, row.parent_mid):
-            conn.execute(_SET_LINK, {"pk": row.id, "parent": parent, "link": link})
-            conn.execute(_SET_NODE_PARENT, {"m": row.message_id, "parent": parent})
+            _SET_LINK.execute(conn, {"pk": row.id, "parent": parent, "link": link})
+            _SET_NODE_PARENT.execute(conn, {"m": row.message_id, "parent": parent})
+
+
+_VISIBLE = and_(msgs_t.c.thread_id == bindparam("tid"), msgs_t.c.hidden.is_(False))
+_THREAD_TOTALS = select(func.count(), func.min(msgs_t.c.date), func.max(msgs_t.c.date)).where(
+    _VISIBLE
+)
+_THREAD_ROOT = (
+    select(msgs_t.c.message_id, msgs_t.c.subject)
+    .where(_VISIBLE)
+    .order_by(msgs_t.c.parent_mid.is_not(None), msgs_t.c.date, msgs_t.c.id)
+    .limit(1)
+)
+_UPDATE_THREAD = update(threads_t).where(threads_t.c.id == bindparam("tid"))
+_CLEAR_THREAD_LISTS = delete(tlists_t).where(tlists_t.c.thread_id == bindparam("tid"))
+_PER_LIST = (
+    select(mlists_t.c.list_id, func.count(), func.min(msgs_t.c.date), func.max(msgs_t.c.date))
+    .join(msgs_t, msgs_t.c.id == mlists_t.c.message_pk)
+    .where(_VISIBLE)
+    .group_by(mlists_t.c.list_id)
+)
 
 
 def refresh_thread(conn: Connection, thread_id: int) -> None:
-    """Recompute a thread's summary row and per-list activity from its messages."""
-    visible = and_(msgs_t.c.thread_id == thread_id, msgs_t.c.hidden.is_(False))
-    count, first, last = conn.execute(
-        select(func.count(), func.min(msgs_t.c.date), func.max(msgs_t.c.date)).where(visible)
-    ).one()
-    root = conn.execute(
-        select(msgs_t.c.message_id, msgs_t.c.subject)
-        .where(visible)
-        .order_by(msgs_t.c.parent_mid.is_not(None), msgs_t.c.date, msgs_t.c.id)
-        .limit(1)
-    ).first()
+    """Recompute a thread's summary row and per-list activity from its visible messages."""
+    params = {"tid": thread_id}
+    count, first, last = conn.execute(_THREAD_TOTALS, params).one()
+    root = conn.execute(_THREAD_ROOT, params).first()
     values = {"message_count": count, "first_date": first, "last_date": last}
     if root is not None:
         values |= {"root_mid": root.message_id, "subject": root.subject}
-    conn.execute(update(threads_t).where(threads_t.c.id == thread_id).values(**values))
-    conn.execute(delete(tlists_t).where(tlists_t.c.thread_id == thread_id))
-    per_list = conn.execute(
-        select(mlists_t.c.list_id, func.count(), func.min(msgs_t.c.date), func.max(msgs_t.c.date))
-        .join(msgs_t, msgs_t.c.id == mlists_t.c.message_pk)
-        .where(visible)
-        .group_by(mlists_t.c.list_id)
-    ).all()
-    if per_list:
-        conn.execute(
-            insert(tlists_t),
-            [
-                {
-                    "thread_id": thread_id,
-                    "list_id": lid,
-                    "message_count": n,
-                    "first_date": lo,
-                    "last_date": hi,
-                }
-                for lid, n, lo, hi in per_list
-            ],
-        )
+    conn.execute(_UPDATE_THREAD, params | values)
+    conn.execute(_CLEAR_THREAD_LISTS, params)
+    rows = [
+        {
+            "thread_id": thread_id,
+            "list_id": lid,
+            "message_count": n,
+            "first_date": lo,
+            "last_date": hi,
+        }
+        for lid, n, lo, hi in conn.execute(_PER_LIST, params).all()
+    ]
+    if rows:
+        conn.execute(insert(tlists_t), rows)
 
 
 def _extreme(conn: Connection, name: str):
@@ -336,20 +383,25 @@ def _bump_statements(conn: Connection) -> tuple:
     if cached is None:
         least, greatest = _extreme(conn, "min"), _extreme(conn, "max")
         date = bindparam("date")
-        cached = (
-            update(threads_t)
-            .where(threads_t.c.id == bindparam("tid"))
-            .values(
-                message_count=threads_t.c.message_count + 1,
-                first_date=func.coalesce(least(threads_t.c.first_date, date), date),
-                last_date=func.coalesce(greatest(threads_t.c.last_date, date), date),
-            ),
-            update(tlists_t)
-            .where(tlists_t.c.thread_id == bindparam("tid"), tlists_t.c.list_id == bindparam("lid"))
-            .values(
-                message_count=tlists_t.c.message_count + 1,
-                last_date=greatest(tlists_t.c.last_date, date),
-            ),
+        cached = tuple(
+            FastStatement(statement)
+            for statement in (
+                update(threads_t)
+                .where(threads_t.c.id == bindparam("tid"))
+                .values(
+                    message_count=threads_t.c.message_count + 1,
+                    first_date=func.coalesce(least(threads_t.c.first_date, date), date),
+                    last_date=func.coalesce(greatest(threads_t.c.last_date, date), date),
+                ),
+                update(tlists_t)
+                .where(
+                    tlists_t.c.thread_id == bindparam("tid"), tlists_t.c.list_id == bindparam("lid")
+                )
+                .values(
+                    message_count=tlists_t.c.message_count + 1,
+                    last_date=greatest(tlists_t.c.last_date, date),
+                ),
+            )
         )
         _THREAD_BUMP[conn.dialect.name] = cached
     return cached  # type: ignore[return-value]
@@ -359,10 +411,10 @@ def note_message(conn: Connection, thread_id: int, list_id: int, date: datetime)
     """Cheap summary update for one new visible message in a thread (the bulk-import path)."""
     bump_thread, bump_list = _bump_statements(conn)
     params = {"tid": thread_id, "lid": list_id, "date": date}
-    conn.execute(bump_thread, params)
-    if not conn.execute(bump_list, params).rowcount:
-        conn.execute(
-            _NEW_THREAD_LIST,
+    bump_thread.execute(conn, params)
+    if not bump_list.rowcount(conn, params):
+        _NEW_THREAD_LIST.execute(
+            conn,
             {
                 "thread_id": thread_id,
                 "list_id": list_id,
@@ -371,84 +423,3 @@ def note_message(conn: Connection, thread_id: int, list_id: int, date: datetime)
                 "message_count": 1,
             },
         )
-
-
-def resolve_thread_id(conn: Connection, thread_id: int) -> int | None:
-    """The current id of a thread, following merges; None when it never existed."""
-    if conn.execute(select(threads_t.c.id).where(threads_t.c.id == thread_id)).first():
-        return thread_id
-    return conn.execute(
-        select(ThreadRedirect.__table__.c.new_id).where(
-            ThreadRedirect.__table__.c.old_id == thread_id
-        )
-    ).scalar()
-
-
-@dataclass(frozen=True, slots=True)
-class Placed:
-    """One message in display order: its depth and the message it is shown under."""
-
-    key: int
-    depth: int
-    parent_key: int | None
-
-
-def display_order(
-    items: Sequence[tuple[int, str, str | None, datetime]],
-    ghost_parents: dict[str, str | None] | None = None,
-) -> list[Placed]:
-    """Lay out a thread: parents before children, siblings by date, without recursion.
-
-    `items` are (key, mid, parent mid, date) of the thread's messages; `ghost_parents` maps
-    ghost ids to their own parent so a reply to a missing message is shown under that
-    message's nearest archived ancestor. Reference loops are broken at the earliest message.
-    """
-    ghosts = ghost_parents or {}
-    order = sorted(items, key=lambda it: (it[3], it[0]))
-    key_of: dict[str, int] = {}
-    for key, mid, _parent, _date in order:
-        key_of.setdefault(mid, key)
-    children: dict[int | None, list[int]] = {}
-    for key, mid, parent, _date in order:
-        shown = _visible_parent(parent, key_of, ghosts, mid)
-        children.setdefault(shown, []).append(key)
-    parent_of = {c: p for p, cs in children.items() for c in cs}
-    placed: list[Placed] = []
-    seen: set[int] = set()
-    roots = list(children.get(None, []))
-    pending = iter([key for key, _m, _p, _d in order])
-    while len(seen) < len(order):
-        if not roots:
-            roots = [next(key for key in pending if key not in seen)]
-        stack = [(key, 0) for key in reversed(roots)]
-        roots = []
-        while stack:
-            key, depth = stack.pop()
-            if key in seen:
-                continue
-            seen.add(key)
-            placed.append(
-                Placed(key=key, depth=depth, parent_key=parent_of.get(key) if depth else None)
-            )
-            stack.extend((c, depth + 1) for c in reversed(children.get(key, [])) if c not in seen)
-    return placed
-
-
-def _visible_parent(
-    parent: str | None, key_of: dict[str, int], ghosts: dict[str, str | None], own: str
-) -> int | None:
-    hops = 0
-    while parent is not None and parent not in key_of and hops < MAX_GHOST_HOPS:
-        parent = ghosts.get(parent)
-        hops += 1
-    if parent is None or parent == own or parent not in key_of:
-        return None
-    return key_of[parent]
-
-
-def ghost_parents(conn: Connection, thread_id: int) -> dict[str, str | None]:
-    """Parents recorded for the ids of a thread, ghosts included (for `display_order`)."""
-    rows = conn.execute(
-        select(nodes_t.c.mid, nodes_t.c.parent_mid).where(nodes_t.c.thread_id == thread_id)
-    ).all()
-    return {mid: parent for mid, parent in rows}

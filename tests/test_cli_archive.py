@@ -149,7 +149,7 @@ def test_init_writes_starter_config(tmp_path: Path) -> None:
 def test_demo_imports_the_bundled_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     CliRunner().invoke(main, ["init"])
-    result = CliRunner().invoke(main, ["demo"])
+    result = CliRunner().invoke(main, ["demo", "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "imported 5" in result.output
     assert "thread-index" in result.output

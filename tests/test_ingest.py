@@ -99,3 +99,28 @@ def test_quarantine_keeps_raw_and_is_not_repeated(db, contexts) -> None:
     _ingest(db, contexts["dev"], b"")
     _ingest(db, contexts["dev"], b"")
     assert _count(db, Quarantine) == 1
+
+
+def test_a_value_the_database_refuses_is_quarantined_not_fatal(db, contexts, backend) -> None:
+    from dataclasses import replace
+
+    from mailgate.bulk import _Batch
+    from mailgate.pipeline import commit_guarded, prepare
+
+    good = prepare(make_mail("good@x", "Bon"), contexts["dev"])
+    bad = prepare(make_mail("bad@x", "Mauvais"), contexts["dev"])
+    # PostgreSQL refuses NUL characters in text; the parser never produces them, so force one.
+    bad = replace(bad, parsed=replace(bad.parsed, from_addr="nul\x00@x"))
+    with db.engine.begin() as conn:
+        result = commit_guarded(conn, bad, contexts["dev"], Where("dev", "t"))
+    expected = Outcome.QUARANTINED if backend == "postgresql" else Outcome.STORED
+    assert result.outcome is expected
+    with db.engine.connect() as conn:
+        batch = _Batch(conn, contexts["dev"], Where("dev", "t"))
+        batch.add(good)
+        batch.add(replace(bad, sha256="f" * 64, fingerprint="e" * 64))
+        outcomes = [r.outcome for r in batch.finish()]
+    assert outcomes[0] is Outcome.STORED
+    assert outcomes[1] in (Outcome.QUARANTINED, Outcome.STORED)
+    with db.reader() as session:
+        assert session.scalar(select(func.count()).where(Message.message_id == "good@x")) == 1

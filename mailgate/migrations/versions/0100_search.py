@@ -10,14 +10,14 @@ subject, ``zqf`` people, ``zqa`` files, ``zqt`` recipients) and the markers, wit
 The DDL is frozen here; `mailgate.search_index` documents it.
 
 Revision ID: 0100_search
-Revises: 0002
+Revises: 0300_gateway
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0100_search"
-down_revision = "0002"
+down_revision = "0300_gateway"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,110 @@
+"""Hot-path statements run on the DBAPI cursor of the caller's connection.
+
+SQLAlchemy's per-execution bookkeeping costs several times what SQLite spends on a small
+indexed lookup or insert, and the ingest writer runs a dozen of those per message. Here a
+statement is still built and compiled by SQLAlchemy (same SQL, same type conversion on the
+way in), once per dialect and set of parameter names, then executed on the raw cursor inside
+the caller's transaction. Results are returned as plain tuples: use it for statements whose
+results are integers and strings (ids), not dates. Called by `store` and `threads`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.dml import Insert
+
+Processor = Callable[[Any], Any]
+
+
+class FastStatement:
+    """A statement compiled once per (dialect, parameter names) and run on the DBAPI cursor."""
+
+    def __init__(self, statement: Executable, *, returns_id: bool = False) -> None:
+        self.statement = statement
+        self.returns_id = returns_id
+        self._compiled: dict[tuple[str, tuple[str, ...]], tuple[str, list, dict]] = {}
+
+    def _compile(self, conn: Connection, keys: tuple[str, ...]) -> tuple[str, list, dict]:
+        dialect = conn.dialect
+        statement = self.statement
+        if self.returns_id and isinstance(statement, Insert) and dialect.name != "sqlite":
+            statement = statement.returning(statement.table.c.id)  # type: ignore[attr-defined]
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        processors: dict[str, Processor] = {}
+        for bind, name in compiled.bind_names.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        defaults = {
+            name: _column_default(statement, name, value)
+            for name, value in compiled.params.items()
+            if name not in keys
+        }
+        names = list(compiled.positiontup or compiled.params)
+        return (
+            compiled.string,
+            names,
+            {
+                "processors": processors,
+                "defaults": defaults,
+                "positional": compiled.positiontup is not None,
+            },
+        )
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """Run with `params`; returns the DBAPI cursor."""
+        keys = tuple(sorted(params))
+        key = (conn.dialect.name, keys)
+        entry = self._compiled.get(key)
+        if entry is None:
+            entry = self._compiled[key] = self._compile(conn, keys)
+        sql, names, extra = entry
+        processors, defaults = extra["processors"], extra["defaults"]
+        values = {**defaults, **params}
+        for name, processor in processors.items():
+            values[name] = processor(values[name])
+        cursor = conn.connection.cursor()
+        arguments = [values[name] for name in names] if extra["positional"] else values
+        try:
+            cursor.execute(sql, arguments)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            # The same exception classes SQLAlchemy raises (DataError, IntegrityError...).
+            raise DBAPIError.instance(
+                sql, arguments, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+            ) from exc
+        return cursor
+
+    def scalar(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        row = self.execute(conn, params).fetchone()
+        return row[0] if row else None
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple | None:
+        return self.execute(conn, params).fetchone()
+
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple]:
+        return self.execute(conn, params).fetchall()
+
+    def insert(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        """Run an INSERT and return the new row's id."""
+        cursor = self.execute(conn, params)
+        if conn.dialect.name == "sqlite":
+            return cursor.lastrowid
+        return cursor.fetchone()[0]
+
+    def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        return self.execute(conn, params).rowcount
+
+
+def _column_default(statement: Any, name: str, fallback: Any) -> Any:
+    """The scalar default of an INSERT column the caller did not give."""
+    table = getattr(statement, "table", None)
+    column = table.c.get(name) if table is not None else None
+    default = getattr(column, "default", None)
+    if default is not None and getattr(default, "is_scalar", False):
+        return default.arg
+    return fallback
