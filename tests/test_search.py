@@ -233,3 +233,21 @@ def test_query_syntax_of_the_engines_is_inert(archive) -> None:
         with contextlib.suppress(QueryError):
             run(db, settings, query)
     assert ids(db, settings, "wifi") == {"m1@t", "m2@t"}
+
+
+def test_cross_post_in_one_batch_is_on_both_lists(db, contexts, settings) -> None:
+    """A copy for a second list that arrives before the batch is written still marks the
+    queued search document with both lists."""
+    from mailgate import store
+    from mailgate.pipeline import Where, commit, prepare
+    from tests.mailfactory import make_mail
+
+    raw = make_mail("both@t", "Commun", to="dev@lists.example.org", body="Sujet partagé.\n")
+    pending = store.PendingRows()
+    with db.engine.begin() as conn:
+        for name in ("dev", "annonces"):
+            prepared = prepare(raw, contexts[name])
+            commit(conn, prepared, contexts[name], Where(name, "test"), pending)
+        pending.flush(conn)
+    assert ids(db, settings, "list:annonces partagé") == {"both@t"}
+    assert ids(db, settings, "list:dev") == {"both@t"}
