@@ -19,20 +19,25 @@ from mailgate.models import MailingList, Message, MessageList
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """Someone reading the archive: anonymous (name None), a user name, or an e-mail address."""
+    """Someone reading the archive: anonymous (name None), a user name, or an e-mail address.
+
+    `all_lists` is for administrators' tools only (the `mailgate` CLI): it sees every list.
+    """
 
     name: str | None = None
+    all_lists: bool = False
 
     @property
     def anonymous(self) -> bool:
-        return not self.name
+        return not self.name and not self.all_lists
 
 
 ANONYMOUS = Viewer()
+ADMINISTRATOR = Viewer(all_lists=True)
 
 
 def _allowed(lst: ListConfig, viewer: Viewer) -> bool:
-    if not lst.is_private:
+    if not lst.is_private or viewer.all_lists:
         return True
     if viewer.anonymous:
         return False

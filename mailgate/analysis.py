@@ -110,6 +110,12 @@ def tokenize(text: str) -> list[str]:
     return _WORD_RE.findall(text)
 
 
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets in `text` of the words `tokenize` finds; `text` must already be
+    NFC-normalised for the offsets to be those of `tokenize`'s words (used for snippets)."""
+    return [match.span() for match in _WORD_RE.finditer(text.replace("_", " "))]
+
+
 def _base36(code: int) -> str:
     digits = []
     for _ in range(4):

@@ -228,9 +228,14 @@ class Quarantine(Base):
 
 
 class SearchDoc(Base):
-    """Analysed (folded, stemmed) terms of a message, what the full-text index covers."""
+    """Analysed (folded, stemmed) terms of a message, what the full-text index covers.
+
+    `sort_key` and `meta` (date-ordered key, list/attachment markers) are described in
+    `mailgate.search_index`.
+    """
 
     __tablename__ = "search_docs"
+    __table_args__ = (Index("ix_search_docs_sort_key", "sort_key", unique=True),)
 
     message_pk: Mapped[int] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
@@ -240,6 +245,8 @@ class SearchDoc(Base):
     people: Mapped[str] = mapped_column(Text, default="")
     recipients: Mapped[str] = mapped_column(Text, default="")
     files: Mapped[str] = mapped_column(Text, default="")
+    sort_key: Mapped[int] = mapped_column(BigInteger, default=0)
+    meta: Mapped[str] = mapped_column(Text, default="")
 
 
 class CommandInbox(Base):

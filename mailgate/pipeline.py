@@ -251,12 +251,37 @@ def commit(
         return _cross_post(conn, p, ctx, where, existing, raw_id, pending)
     raw_id = _keep_raw(conn, p, ctx, where, raw_id, pending)
     assignment = threads.assign_thread(conn, _linkable(m))
-    pk = store.add_message(conn, _message_values(p, raw_id, assignment))
-    body, recipients, attachments = _details(p)
-    store.add_details(pending, pk, body, recipients, attachments, p.search or {})
-    store.add_to_list(conn, pk, ctx.list_id, raw_id, m.date, p.arrival)
+    pk = _store_message(conn, p, ctx, raw_id, assignment, pending)
     _update_thread(conn, assignment, m, ctx.list_id)
     return IngestResult(Outcome.STORED, ctx.name, m.message_id, pk, assignment.thread_id)
+
+
+def _store_message(
+    conn: Connection,
+    p: Prepared,
+    ctx: ListContext,
+    raw_id: int,
+    assignment: threads.Assignment,
+    pending: store.PendingRows,
+) -> int:
+    """The skeleton row and list membership; body, recipients, attachments and the search
+    document (with its date-ordered key and markers) are queued in `pending`."""
+    m = p.parsed
+    assert m is not None
+    values = _message_values(p, raw_id, assignment)
+    pk = store.add_message(conn, values)
+    body, recipients, attachments = _details(p)
+    search = search_index.placement(
+        p.search or {},
+        message_pk=pk,
+        date=m.date,
+        list_ids=[ctx.list_id],
+        has_attachments=values["has_attachments"],
+        language=p.language,
+    )
+    store.add_details(pending, pk, body, recipients, attachments, search)
+    store.add_to_list(conn, pk, ctx.list_id, raw_id, m.date, p.arrival)
+    return pk
 
 
 def _keep_raw(
@@ -291,6 +316,11 @@ def _cross_post(
         return IngestResult(Outcome.DUPLICATE, ctx.name, mid, pk, thread_id)
     raw_id = _keep_raw(conn, p, ctx, where, raw_id, pending)
     store.add_to_list(conn, pk, ctx.list_id, raw_id, date, p.arrival)
+    queued = store.queued_search_doc(pending, pk)
+    if queued is not None:  # the message came earlier in this batch: its row is not written
+        queued["meta"] = search_index.with_list(queued["meta"], ctx.list_id)
+    else:
+        search_index.add_list(conn, pk, ctx.list_id)
     threads.refresh_thread(conn, thread_id)
     return IngestResult(Outcome.STORED, ctx.name, mid, pk, thread_id)
 

@@ -90,7 +90,8 @@ def rebuild_all(
     return total
 
 
-def _search_rows(conn, pks: list[int]) -> tuple[dict, dict]:
+def _search_rows(conn, pks: list[int]) -> tuple[dict, dict, dict]:
+    """Recipients, attachment names and list ids of these messages."""
     recipients: dict[int, list[tuple[str, str]]] = {}
     for pk, name, addr in conn.execute(
         select(
@@ -109,7 +110,36 @@ def _search_rows(conn, pks: list[int]) -> tuple[dict, dict]:
     ):
         if not cid or not inline:
             files.setdefault(pk, []).append(filename)
-    return recipients, files
+    lists: dict[int, list[int]] = {}
+    ml = MessageList.__table__
+    for pk, list_id in conn.execute(
+        select(ml.c.message_pk, ml.c.list_id).where(ml.c.message_pk.in_(pks))
+    ):
+        lists.setdefault(pk, []).append(list_id)
+    return recipients, files, lists
+
+
+def _search_doc(row, recipients: dict, files: dict, lists: dict) -> dict:
+    terms = search_index.terms(
+        subject=row.subject,
+        from_name=row.from_name,
+        from_addr=row.from_addr,
+        recipients=recipients.get(row.id, []),
+        filenames=files.get(row.id, []),
+        own_text=row.own_text,
+        language=row.language,
+    )
+    return {
+        "message_pk": row.id,
+        **search_index.placement(
+            terms,
+            message_pk=row.id,
+            date=row.date,
+            list_ids=lists.get(row.id, []),
+            has_attachments=row.has_attachments,
+            language=row.language,
+        ),
+    }
 
 
 def rebuild_search(db: Database) -> int:
@@ -126,6 +156,8 @@ def rebuild_search(db: Database) -> int:
                     msgs.c.from_name,
                     msgs.c.from_addr,
                     msgs.c.language,
+                    msgs.c.date,
+                    msgs.c.has_attachments,
                     bodies.c.own_text,
                 )
                 .join(bodies, bodies.c.message_pk == msgs.c.id)
@@ -135,22 +167,8 @@ def rebuild_search(db: Database) -> int:
             ).all()
             if not rows:
                 return count
-            recipients, files = _search_rows(conn, [r.id for r in rows])
-            docs = [
-                {
-                    "message_pk": r.id,
-                    **search_index.terms(
-                        subject=r.subject,
-                        from_name=r.from_name,
-                        from_addr=r.from_addr,
-                        recipients=recipients.get(r.id, []),
-                        filenames=files.get(r.id, []),
-                        own_text=r.own_text,
-                        language=r.language,
-                    ),
-                }
-                for r in rows
-            ]
+            details = _search_rows(conn, [r.id for r in rows])
+            docs = [_search_doc(r, *details) for r in rows]
             conn.execute(insert(SearchDoc.__table__), docs)
             count += len(rows)
             last = rows[-1].id

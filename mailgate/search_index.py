@@ -1,22 +1,44 @@
 """The full-text index: analysed terms per message, kept in the message's own transaction.
 
 Terms come from `analysis` (folded, elision-free, stemmed per language), so SQLite FTS5 and
-PostgreSQL index the same tokens and answer alike. SQLite: an external-content FTS5 table
-`search_fts` over `search_docs`, kept in sync by triggers. PostgreSQL: a stored, weighted
-tsvector column `search_docs.tsv` with a GIN index. The DDL is applied by migrations through
-`create_sql`. Called by the ingest pipeline (`terms`), rebuild and moderation.
+PostgreSQL index the same tokens and answer alike. Each `search_docs` row also holds:
+
+* `sort_key`: the message date (UTC seconds) and its id in one integer (`sort_key`), unique and
+  ordered newest-last, so "newest first", date ranges and keyset pagination are ranges of
+  one integer that both engines walk in index order;
+* `meta`: marker terms, `zqd` on every document, `zqg<language>` (the language its terms were
+  stemmed in), `zql<list id>` per list the message is on and `zqh` when it has attachments,
+  so list, language and attachment filters are index lookups.
+
+SQLite (schema 0100_search): an external-content FTS5 table `search_fts(subject, body, people,
+recipients, files, meta)` whose rowid is `sort_key`, kept in sync by triggers; a field filter
+is an FTS5 column filter. PostgreSQL: a stored tsvector `search_docs.tsv` (GIN index) holding
+the plain terms of subject, people, files and body, plus field-tagged copies (`zqs` subject,
+`zqf` people, `zqa` files, `zqt` recipients, prefixed to each term) and the meta terms, so a
+field filter is a plain lexeme lookup with no recheck. Words of the form ``zq...`` are
+therefore reserved on PostgreSQL. `create_sql` is the first version of the DDL (migration 0001);
+migration 0100_search holds the current one. Called by the ingest pipeline (`terms`,
+`placement`, `add_list`), rebuild, search and moderation.
 """
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 from mailgate import analysis
 
 MAX_INDEXED_CHARS = 200_000
-FTS_COLUMNS = ("subject", "body", "people", "recipients", "files")
+FTS_COLUMNS = ("subject", "body", "people", "recipients", "files", "meta")
+SORT_KEY_SHIFT = 31  # message ids are 31-bit (PostgreSQL INTEGER primary keys)
+MAX_SORT_SECONDS = 2**32 - 1  # dates after 2106 share the last second (order by id)
+META_ALL = "zqd"
+META_ATTACHMENT = "zqh"
+META_LIST_PREFIX = "zql"
+META_LANGUAGE_PREFIX = "zqg"
 
 SQLITE_DDL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
@@ -47,7 +69,7 @@ POSTGRES_DDL = (
 
 
 def create_sql(dialect: str) -> Sequence[str]:
-    """The statements that create the full-text objects on this dialect."""
+    """The statements that created the first full-text objects (migration 0001)."""
     return SQLITE_DDL if dialect == "sqlite" else POSTGRES_DDL
 
 
@@ -74,6 +96,77 @@ def terms(
         "recipients": " ".join(to_terms),
         "files": " ".join(files),
     }
+
+
+def date_seconds(when: datetime) -> int:
+    """Seconds since 1970 of a naive UTC datetime, clamped to what a sort key can hold."""
+    return min(max(calendar.timegm(when.utctimetuple()), 0), MAX_SORT_SECONDS)
+
+
+def sort_key(when: datetime, message_pk: int) -> int:
+    """The unique, date-ordered key of a message: (UTC seconds << 31) | id."""
+    if not 0 < message_pk < 2**SORT_KEY_SHIFT:
+        raise ValueError(f"message id {message_pk} does not fit in a sort key")
+    return (date_seconds(when) << SORT_KEY_SHIFT) | message_pk
+
+
+def date_key(when: datetime) -> int:
+    """The smallest sort key of a message dated at or after `when` (naive or aware UTC)."""
+    return date_seconds(when) << SORT_KEY_SHIFT
+
+
+def list_term(list_id: int) -> str:
+    return f"{META_LIST_PREFIX}{list_id}"
+
+
+def language_term(language: str) -> str:
+    return f"{META_LANGUAGE_PREFIX}{language}"
+
+
+def meta(list_ids: Iterable[int], has_attachments: bool, language: str) -> str:
+    """The marker terms of a document (see the module docstring)."""
+    words = [META_ALL, language_term(language)]
+    words += [list_term(lid) for lid in sorted(set(list_ids))]
+    if has_attachments:
+        words.append(META_ATTACHMENT)
+    return " ".join(words)
+
+
+def placement(
+    search: dict[str, str],
+    *,
+    message_pk: int,
+    date: datetime,
+    list_ids: Iterable[int],
+    has_attachments: bool,
+    language: str,
+) -> dict[str, object]:
+    """A search document row: the analysed columns of `terms`, its sort key and markers."""
+    return search | {
+        "sort_key": sort_key(date, message_pk),
+        "meta": meta(list_ids, has_attachments, language),
+    }
+
+
+_META_OF = text("SELECT meta FROM search_docs WHERE message_pk = :pk")
+_SET_META = text("UPDATE search_docs SET meta = :meta WHERE message_pk = :pk").bindparams(
+    bindparam("meta"), bindparam("pk")
+)
+
+
+def with_list(meta_terms: str, list_id: int) -> str:
+    """`meta_terms` with the marker of one more list."""
+    if list_term(list_id) in meta_terms.split():
+        return meta_terms
+    return f"{meta_terms} {list_term(list_id)}"
+
+
+def add_list(conn: Connection, message_pk: int, list_id: int) -> None:
+    """Mark a stored document as being on one more list (a cross-post found later)."""
+    current = conn.execute(_META_OF, {"pk": message_pk}).scalar()
+    if current is None or with_list(current, list_id) == current:
+        return
+    conn.execute(_SET_META, {"meta": with_list(current, list_id), "pk": message_pk})
 
 
 def clear(conn: Connection) -> None:

@@ -199,6 +199,14 @@ class PendingRows:
                 rows.clear()
 
 
+def queued_search_doc(pending: PendingRows, message_pk: int) -> dict | None:
+    """The search document of `message_pk` if it is still waiting in `pending`."""
+    for row in pending.rows[_ADD_SEARCH]:
+        if row["message_pk"] == message_pk:
+            return row
+    return None
+
+
 def add_details(
     pending: PendingRows,
     pk: int,

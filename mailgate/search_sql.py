@@ -1,0 +1,317 @@
+"""The SQL of search on SQLite FTS5 and PostgreSQL: matching documents newest first, counts.
+
+Called by `mailgate.search` only, with a `Plan` that already holds the engine's full-text
+expression and the access decision (the list ids a viewer may read). Every query walks
+`search_docs.sort_key` (date-ordered, unique) from the newest down, so "newest first", date
+ranges and keyset pages are ranges of one integer: FTS5 iterates its rowid (the sort key) in
+descending order and stops at the LIMIT; PostgreSQL chooses between the GIN index and a
+backward scan of the sort-key index. Hidden messages and lists the viewer may not read are
+always excluded here, in SQL, whatever the expression says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy import Connection, Row, TextClause, bindparam, text
+
+from mailgate import search_pg
+from mailgate.search_rank import Candidate
+
+SEARCH_WORK_MEM = "32MB"
+STORED_COLUMNS = ("subject", "body", "people", "files", "recipients")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to match: engine expression, sort-key range and SQL filters (access included)."""
+
+    dialect: str
+    expression: str = ""  # SQLite: the FTS5 MATCH text
+    tsqueries: tuple[tuple[str | None, str | None], ...] = ()  # PostgreSQL: (language, tsquery)
+    lower: int | None = None  # sort_key >= lower
+    upper: int | None = None  # sort_key < upper
+    list_ids: tuple[int, ...] | None = None  # on at least one of these lists (None: any)
+    exclude_list_ids: tuple[int, ...] = ()
+    has_attachment: bool | None = None
+    message_id: str | None = None
+    route: str | None = None  # PostgreSQL: search_pg.GIN or search_pg.WALK (None: planner)
+    share: float | None = None  # PostgreSQL: at most this share of documents match
+    documents: float | None = None  # PostgreSQL: documents in the index (statistics)
+
+
+def _bound(plan: Plan, lower: int | None, upper: int | None) -> tuple[int | None, int | None]:
+    lows = [v for v in (lower, plan.lower) if v is not None]
+    highs = [v for v in (upper, plan.upper) if v is not None]
+    return (max(lows) if lows else None), (min(highs) if highs else None)
+
+
+def _filters(plan: Plan, key: str, lower: int | None, upper: int | None) -> tuple[list, dict]:
+    """WHERE clauses (besides the full-text match) over `d` (search_docs), `m` (messages).
+
+    The list checks are subqueries run per matching row (``OFFSET 0`` keeps PostgreSQL from
+    turning them into a join over every list membership of the archive)."""
+    clauses = ["NOT m.hidden"]
+    params: dict = {}
+    low, high = _bound(plan, lower, upper)
+    if low is not None:
+        clauses.append(f"{key} >= :lower")
+        params["lower"] = low
+    if high is not None:
+        clauses.append(f"{key} < :upper")
+        params["upper"] = high
+    if plan.has_attachment is not None:
+        clauses.append("m.has_attachments" if plan.has_attachment else "NOT m.has_attachments")
+    if plan.list_ids is not None:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM message_lists ml WHERE ml.message_pk = m.id "
+            "AND ml.list_id IN :list_ids LIMIT 1 OFFSET 0)"
+        )
+        params["list_ids"] = list(plan.list_ids) or [-1]
+    if plan.exclude_list_ids:
+        clauses.append(
+            "NOT EXISTS (SELECT 1 FROM message_lists xl WHERE xl.message_pk = m.id "
+            "AND xl.list_id IN :exclude_ids LIMIT 1 OFFSET 0)"
+        )
+        params["exclude_ids"] = list(plan.exclude_list_ids)
+    if plan.message_id is not None:
+        clauses.append("m.message_id = :mid")
+        params["mid"] = plan.message_id
+    return clauses, params
+
+
+def _pg_match(plan: Plan, params: dict) -> list[str]:
+    """The full-text condition on PostgreSQL: one tsquery, or one per document language."""
+    options = []
+    for index, (language, tsquery) in enumerate(plan.tsqueries):
+        parts = []
+        if language is not None:
+            parts.append(f"m.language = :lang{index}")
+            params[f"lang{index}"] = language
+        if tsquery:
+            parts.append(f"d.tsv @@ to_tsquery('simple', :expr{index})")
+            params[f"expr{index}"] = tsquery
+        if not parts:
+            return []
+        options.append(" AND ".join(parts))
+    if not options:
+        return []
+    return [options[0] if len(options) == 1 else "((" + ") OR (".join(options) + "))"]
+
+
+def _statement(sql: str, params: dict) -> TextClause:
+    statement = text(sql)
+    for name in ("list_ids", "exclude_ids", "thread_ids"):
+        if name in params:
+            statement = statement.bindparams(bindparam(name, expanding=True))
+    return statement
+
+
+def _select(plan: Plan, columns: str, lower: int | None, upper: int | None) -> tuple[str, dict]:
+    """SELECT ... of the matching documents, newest first (no LIMIT)."""
+    if plan.dialect == "sqlite":
+        clauses, params = _filters(plan, "f.rowid", lower, upper)
+        if plan.message_id is not None:  # one message: look it up, then test the match
+            sql = (
+                f"SELECT d.sort_key AS sort_key, {columns} FROM messages m "
+                "JOIN search_docs d ON d.message_pk = m.id WHERE "
+                + " AND ".join(c.replace("f.rowid", "d.sort_key") for c in clauses)
+                + " AND EXISTS (SELECT 1 FROM search_fts f WHERE search_fts MATCH :expr "
+                "AND f.rowid = d.sort_key) ORDER BY d.sort_key DESC"
+            )
+            return sql, params | {"expr": plan.expression}
+        sql = (
+            f"SELECT f.rowid AS sort_key, {columns} FROM search_fts f "
+            "JOIN search_docs d ON d.sort_key = f.rowid JOIN messages m ON m.id = d.message_pk "
+            "WHERE search_fts MATCH :expr AND " + " AND ".join(clauses) + " ORDER BY f.rowid DESC"
+        )
+        return sql, params | {"expr": plan.expression}
+    clauses, params = _filters(plan, "d.sort_key", lower, upper)
+    clauses += _pg_match(plan, params)
+    # On the GIN route the date index must not provide the order (it would be walked).
+    order = "d.sort_key + 0" if plan.route == search_pg.GIN else "d.sort_key"
+    sql = (
+        f"SELECT d.sort_key AS sort_key, {columns} FROM search_docs d "
+        "JOIN messages m ON m.id = d.message_pk WHERE "
+        + " AND ".join(clauses)
+        + f" ORDER BY {order} DESC"
+    )
+    return sql, params
+
+
+def _run(conn: Connection, plan: Plan, sql: str, params: dict) -> list[Row]:
+    """Execute a matching query on the route chosen for it; the rows, fetched."""
+    search_pg.apply(conn, plan.route)
+    try:
+        return conn.execute(_statement(sql, params), params).all()
+    finally:
+        search_pg.reset(conn, plan.route)
+
+
+def _walk_floor(
+    conn: Connection, plan: Plan, lower: int | None, upper: int | None, rows: int
+) -> int | None:
+    """The sort key of the `rows`-th newest document in the range, None when there are
+    fewer (a date walk tests that many documents)."""
+    clauses, params = _filters(replace(plan, list_ids=None, exclude_list_ids=()), "d.sort_key",
+                               lower, upper)  # fmt: skip
+    clauses = [c for c in clauses if c.startswith("d.")]
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    sql = f"SELECT d.sort_key FROM search_docs d{where} ORDER BY d.sort_key DESC OFFSET :n LIMIT 1"
+    return conn.execute(text(sql), params | {"n": max(rows, 1) - 1}).scalar()
+
+
+Maker = Callable[[int | None, int | None], tuple[str, dict]]
+
+
+def _walk(
+    conn: Connection,
+    plan: Plan,
+    make: Maker,
+    lower: int | None,
+    upper: int | None,
+    limit: int,
+    rows: int,
+) -> tuple[list[Row], int | None]:
+    """Walk the newest `rows` documents of [lower, upper): (matches, the walk's floor or
+    None when it reached `lower`)."""
+    floor = _walk_floor(conn, plan, lower, upper, rows)
+    if floor is None or (lower is not None and floor <= lower):
+        floor = None
+    sql, params = make(lower if floor is None else floor, upper)
+    return _run(conn, plan, sql + " LIMIT :limit", params | {"limit": limit}), floor
+
+
+def _routed(
+    conn: Connection,
+    plan: Plan,
+    make: Maker,
+    lower: int | None,
+    upper: int | None,
+    limit: int,
+    complete: bool = True,
+) -> tuple[list, bool]:
+    """(rows of `make(lower, upper)` LIMIT `limit` newest first, whether every match of the
+    range was considered). On PostgreSQL's date walk (see `mailgate.search_pg`): the newest
+    WALK_ROWS documents, then as many more as the matches found promise, within the walk
+    budget, then the GIN index for the rest, unless `complete` is False (counting: the caller
+    extrapolates)."""
+    if plan.route != search_pg.WALK:
+        sql, params = make(lower, upper)
+        return _run(conn, plan, sql + " LIMIT :limit", params | {"limit": limit}), True
+    rows, floor = _walk(conn, plan, make, lower, upper, limit, search_pg.WALK_ROWS)
+    if len(rows) >= limit or floor is None:
+        return rows, True
+    if not complete:
+        return rows, False
+    if rows:
+        promised = int((limit - len(rows)) * search_pg.WALK_ROWS / len(rows) * 1.5)
+        if promised <= search_pg.walk_budget(plan.share, plan.documents):
+            more, floor = _walk(conn, plan, make, lower, floor, limit - len(rows), promised)
+            rows = rows + more
+            if len(rows) >= limit or floor is None:
+                return rows, True
+    gin = replace(plan, route=search_pg.GIN)
+    sql, params = make(lower, floor)
+    more = _run(conn, gin, sql + " LIMIT :limit", params | {"limit": limit - len(rows)})
+    return rows + more, True
+
+
+def candidates(
+    conn: Connection,
+    plan: Plan,
+    *,
+    limit: int,
+    lower: int | None = None,
+    upper: int | None = None,
+    columns: Sequence[str] = (),
+) -> list[Candidate]:
+    """Matching documents newest first, at most `limit`, within [lower, upper), with the
+    analysed `columns` asked for (and the body's length when any is asked for)."""
+    wanted = [c for c in STORED_COLUMNS if c in columns]
+    select = "d.message_pk AS message_pk, m.thread_id AS thread_id, m.language AS language"
+    if wanted:
+        select += ", length(d.body) AS body_length"
+        select += "".join(f", d.{c} AS {c}" for c in wanted)
+    low, high = _bound(plan, lower, upper)
+    rows, _ = _routed(conn, plan, lambda a, b: _select(plan, select, a, b), low, high, limit)
+    return [
+        Candidate(
+            row.sort_key,
+            row.message_pk,
+            row.thread_id,
+            row.language,
+            {c: getattr(row, c) for c in wanted},
+            row.body_length if wanted else 0,
+        )
+        for row in rows
+    ]
+
+
+def count(
+    conn: Connection, plan: Plan, *, cap: int, upper: int | None = None
+) -> tuple[int, int | None, bool]:
+    """(matches counted up to cap + 1, sort key of the last one counted, whether the count
+    covers the whole range: a date walk on PostgreSQL stops after WALK_ROWS documents)."""
+    low, high = _bound(plan, None, upper)
+    rows, whole = _routed(
+        conn, plan, lambda a, b: _select(plan, "d.message_pk", a, b), low, high, cap + 1, False
+    )
+    if not whole:  # the walk's lower end is where counting stopped
+        return len(rows), _walk_floor(conn, plan, low, high, search_pg.WALK_ROWS), False
+    return len(rows), (rows[-1].sort_key if rows else None), True
+
+
+def key_span(conn: Connection) -> tuple[int, int] | None:
+    """The smallest and largest sort key in the index (None when it is empty)."""
+    # Two queries: SQLite answers min() or max() alone from the index, not both together.
+    low = conn.execute(text("SELECT min(sort_key) FROM search_docs")).scalar()
+    high = conn.execute(text("SELECT max(sort_key) FROM search_docs")).scalar()
+    return None if low is None else (int(low), int(high))
+
+
+def thread_matches(
+    conn: Connection, plan: Plan, thread_ids: Sequence[int], lower: int | None = None
+) -> dict[int, int]:
+    """How many matching messages each of `thread_ids` has (at or above sort key `lower`);
+    threads without any are left out. Walks the threads' messages, not the whole index."""
+    if not thread_ids:
+        return {}
+    clauses, params = _filters(plan, "d.sort_key", lower, None)
+    clauses.append("m.thread_id IN :thread_ids")
+    params["thread_ids"] = list(thread_ids)
+    if plan.dialect == "sqlite":
+        clauses.append(
+            "EXISTS (SELECT 1 FROM search_fts f WHERE search_fts MATCH :expr "
+            "AND f.rowid = d.sort_key)"
+        )
+        params["expr"] = plan.expression
+    else:
+        clauses += _pg_match(plan, params)
+    sql = (
+        "SELECT m.thread_id, count(*) FROM messages m JOIN search_docs d "
+        "ON d.message_pk = m.id WHERE " + " AND ".join(clauses) + " GROUP BY m.thread_id"
+    )
+    return {row[0]: row[1] for row in conn.execute(_statement(sql, params), params)}
+
+
+def prepare(conn: Connection) -> None:
+    """Per-transaction settings on PostgreSQL: plan each query for its own words (their
+    frequencies decide between the GIN index and walking the dates); give bitmaps enough
+    memory to stay exact (a lossy bitmap rechecks every row of its pages); no JIT and no
+    parallel workers (a LIMIT query that stops early pays their start-up for nothing)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text(
+                "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+                f"set_config('work_mem', '{SEARCH_WORK_MEM}', true), "
+                "set_config('jit', 'off', true), "
+                "set_config('max_parallel_workers_per_gather', '0', true)"
+            )
+        )
+
+
+def list_names(conn: Connection) -> dict[int, str]:
+    """Every list in the database: name by id."""
+    return {row[0]: row[1] for row in conn.execute(text("SELECT id, name FROM mailing_lists"))}
