@@ -1,11 +1,11 @@
 """End to end in a real headless Chromium (Debian's chromium + chromium-driver, driven by
 Selenium): the real server (uvicorn on an ephemeral loopback port) over an archive imported from
 tests/data/french-enterprise; open the lists, a list, a thread, fold and unfold quotes with the
-mouse and the keyboard, follow a permalink, search. Saves test-artifacts/thread.png."""
+mouse and the keyboard, follow a permalink, search (highlighted results). Saves
+test-artifacts/thread.png."""
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from collections.abc import Iterator
@@ -86,6 +86,8 @@ def _is_open(driver, element) -> bool:  # type: ignore[no-untyped-def]
 def test_browse_fold_permalink_search(server: str, browser) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(server + "/")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
@@ -94,7 +96,7 @@ def test_browse_fold_permalink_search(server: str, browser) -> None:  # type: ig
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith("rse-pilotes")
     assert browser.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")
     browser.find_element(By.CSS_SELECTOR, "table.threads tbody a").click()
-    assert "/t/" in browser.current_url
+    WebDriverWait(browser, WAIT).until(expected_conditions.url_contains("/t/"))
 
     zone = browser.find_element(By.CSS_SELECTOR, "details.zone.z-quote")
     quoted = zone.find_element(By.CSS_SELECTOR, ".quoted")
@@ -111,16 +113,15 @@ def test_browse_fold_permalink_search(server: str, browser) -> None:  # type: ig
 
     subject = browser.find_element(By.TAG_NAME, "h1").text
     browser.find_element(By.LINK_TEXT, "Lien permanent").click()
-    assert "/m/" in browser.current_url
+    WebDriverWait(browser, WAIT).until(expected_conditions.url_contains("/m/"))
     assert browser.find_element(By.CSS_SELECTOR, "article.msg")
     assert subject.split(":")[0] in browser.find_element(By.TAG_NAME, "h1").text
 
-    if importlib.util.find_spec("mailgate.search") is None:
-        return  # the search page arrives with the search engine
     box = browser.find_element(By.ID, "q")
     box.send_keys("climat", Keys.ENTER)
-    assert "/search" in browser.current_url
+    WebDriverWait(browser, WAIT).until(expected_conditions.url_contains("/search"))
     assert browser.find_elements(By.CSS_SELECTOR, "ol.results li")
+    assert browser.find_elements(By.CSS_SELECTOR, "ol.results mark")  # highlighted words
 
 
 def test_artifact_dir_is_ignored() -> None:
