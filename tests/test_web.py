@@ -199,3 +199,18 @@ def test_long_threads_continue_on_parts(site: Site, monkeypatch: pytest.MonkeyPa
     assert second.count("<article") >= 1 and 'aria-current="page">2<' in second
     assert re.findall(r'id="m\d+"', first_part) != re.findall(r'id="m\d+"', second)
     assert c.get(thread + "?part=99").text.count("<article") == 2
+
+
+def test_search_page(site: Site) -> None:
+    c = site.client()
+    found = c.get("/search", params={"q": "climat"})
+    assert found.status_code == 200 and "<mark>" in found.text
+    assert 'href="/m/' in found.text
+    for q in ("(", "after:2025-13", "-climat"):
+        bad = c.get("/search", params={"q": q})
+        assert bad.status_code == 400 and 'role="alert"' in bad.text, q
+    assert "unclosed" in c.get("/search", params={"q": "("}).text
+    cursor = c.get("/search", params={"q": "climat", "cursor": "not-a-cursor"})
+    assert cursor.status_code == 400 and "<script" not in cursor.text
+    empty = c.get("/search", params={"q": "zzzyxw"})
+    assert empty.status_code == 200 and "Aucun résultat" in empty.text
