@@ -7,11 +7,11 @@ import base64
 import random
 from datetime import datetime, timedelta
 
-from mailgate.threadview import display_order
 from sqlalchemy import select
 
 from mailgate.models import Message
 from mailgate.pipeline import Where, ingest
+from mailgate.threadview import display_order
 from tests.mailfactory import make_mail
 
 ROOT_TI = base64.b64decode("AdsBm1yWxzMEVENQRbKlkNRpfGm6ow==")
