@@ -4,7 +4,9 @@ The ingest pipeline calls :func:`split_body` once on every message's decoded tex
 people profiles and digests then use :attr:`Split.own_text` (the author's new text) so that quoted
 history, signatures, legal disclaimers and list footers never make a search hit or an expertise
 keyword. The function is pure (no I/O), linear in the size of the body and not recursive; the
-patterns and one-line tests live in :mod:`mailgate.quoting_rules`.
+patterns and one-line tests live in :mod:`mailgate.quoting_rules`. It runs on every imported
+message, so the passes below only test the few candidate lines that
+:mod:`mailgate.quoting_index` finds with whole-text patterns, not every line.
 
 Zones are half-open line ranges over ``text.split("\\n")``; blank lines between zones belong to
 no zone. The passes, in order:
@@ -27,12 +29,12 @@ import itertools
 from dataclasses import dataclass
 
 from mailgate import quoting_rules as R
+from mailgate.quoting_index import LineIndex
 
 ZONE_KINDS = ("own", "signature", "disclaimer", "attribution", "quote",
               "fwd-header", "forwarded", "footer")  # fmt: skip
 
 _HISTORY_GROUPS = frozenset({"sent", "to", "subject"})
-_MOBILE_INITIALS = frozenset("EeSsGgTtOoVvHh")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,7 @@ def split_body(text: str, *, author_name: str = "", author_address: str = "") ->
     starts with the author's name.
     """
     lines = text.split("\n")
-    scan = _Scan(lines, R.author_tokens(author_name, author_address))
+    scan = _Scan(text, lines, (author_name, author_address))
     end = scan.mark_footer()
     history = scan.mark_history(end)
     scan.mark_gt_blocks(history)
@@ -75,38 +77,30 @@ def split_body(text: str, *, author_name: str = "", author_address: str = "") ->
     return Split(tuple(lines), scan.zones())
 
 
-class _Scan:
-    """Per-message state: one zone kind per line, None for (so far) own text."""
+class _Scan(LineIndex):
+    """Per-message state: one zone kind per line, None for (so far) own text.
 
-    __slots__ = ("author", "blank", "gt", "kinds", "lines", "n")
+    Line loops run over the few candidate lines of the index (see quoting_index), not over
+    every line: a long patch without quotes costs a few whole-text scans.
+    """
 
-    def __init__(self, lines: list[str], author: frozenset[str]) -> None:
-        self.lines = lines
-        self.n = len(lines)
+    __slots__ = ("_author", "from_", "kinds")
+
+    def __init__(self, text: str, lines: list[str], from_: tuple[str, str]) -> None:
+        super().__init__(text, lines)
         self.kinds: list[str | None] = [None] * self.n
-        self.blank = [R.is_blank(x) for x in lines]
-        self.gt = [R.is_gt(x) for x in lines]
-        self.author = author
+        self.from_ = from_  # (display name, address) of the author
+        self._author: frozenset[str] | None = None
+
+    @property
+    def author(self) -> frozenset[str]:
+        """Words of the author's name and address (computed when a signature needs them)."""
+        if self._author is None:
+            self._author = R.author_tokens(*self.from_)
+        return self._author
 
     def fill(self, kind: str, start: int, end: int) -> None:
         self.kinds[start:end] = [kind] * (end - start)
-
-    def next_filled(self, i: int, end: int) -> int:
-        """Index of the first non-blank line in [i, end), or end."""
-        while i < end and self.blank[i]:
-            i += 1
-        return i
-
-    def prev_filled(self, i: int, start: int = 0) -> int:
-        """Index of the last non-blank line in [start, i], or start - 1."""
-        while i >= start and self.blank[i]:
-            i -= 1
-        return i
-
-    def paragraph_start(self, last: int, first: int = 0) -> int:
-        while last > first and not self.blank[last - 1]:
-            last -= 1
-        return last
 
     # -- 1. list footer
 
@@ -130,14 +124,17 @@ class _Scan:
     # -- 2. unmarked history (top-posting): everything below is quote or forwarded text
 
     def mark_history(self, end: int) -> int:
-        """Find and mark the first unmarked history block; return its first line (or end)."""
-        own_above = False
-        for i in range(end):
-            if self.blank[i] or self.gt[i]:
-                continue
-            if self._history_at(i, end, own_above):
+        """Find and mark the first unmarked history block; return its first line (or end).
+
+        Only the candidate lines can open one; there is own text above a line ("own_above")
+        when a line before it is neither blank nor quoted.
+        """
+        first_own = self.next_unquoted(0, end)
+        for i in self.history_candidates():
+            if i >= end:
+                break
+            if not (self.blank[i] or self.gt[i]) and self._history_at(i, end, i > first_own):
                 return i
-            own_above = True
         return end
 
     def _history_at(self, i: int, end: int, own_above: bool) -> bool:
@@ -208,10 +205,10 @@ class _Scan:
         """End of the (possibly wrapped) attribution starting at line i, or 0."""
         line = self.lines[i]
         if R.is_attribution_end(line):
-            if R.opens_dated_attribution(line) or self._gt_follows(i + 1, end):
+            if R.opens_dated_attribution(line) or self.gt_follows(i + 1, end):
                 return i + 1
             return 0
-        if R.is_loose_attribution(line) and self._gt_follows(i + 1, end):
+        if R.is_loose_attribution(line) and self.gt_follows(i + 1, end):
             return i + 1  # "* John <john@example.com> [2025-03-03 10:15]:" above '>' lines
         if i + 1 < end and R.opens_dated_attribution(line) and not self.gt[i + 1]:
             joined = f"{line.rstrip()} {self.lines[i + 1].strip()}"
@@ -219,35 +216,31 @@ class _Scan:
                 return i + 2  # "Le mar. 4 mars 2025 à 09:12, X <" / "x@y> a écrit :"
         return 0
 
-    def _gt_follows(self, i: int, end: int) -> bool:
-        j = self.next_filled(i, end)
-        return j < end and self.gt[j]
-
     def _mark_attributions(self, end: int) -> int:
         """Mark unquoted attribution lines above end; return the first one's index (or end)."""
-        first, i = end, 0
-        while i < end:
-            stop = 0
-            if not self.gt[i] and not self.blank[i]:
-                line = self.lines[i]
-                if line.rstrip()[-1] == ":" or R.opens_attribution(line):
-                    stop = self._attribution_stop(i, end)
-            if stop:
-                self.fill("attribution", i, stop)
-                first, i = min(first, i), stop
-            else:
-                i += 1
+        first, after = end, 0
+        for i in self.attribution_candidates():
+            if i >= end:
+                break
+            if i < after or self.gt[i] or self.blank[i]:
+                continue  # inside the attribution found above
+            line = self.lines[i]
+            if line.rstrip()[-1] == ":" or R.opens_attribution(line):
+                stop = self._attribution_stop(i, end)
+                if stop:
+                    self.fill("attribution", i, stop)
+                    first, after = min(first, i), stop
         return first
 
     def _gt_runs(self, end: int) -> list[tuple[int, int]]:
         """Maximal runs of '>' lines above end, skipping mboxrd-escaped "From " runs."""
         runs: list[tuple[int, int]] = []
-        start = 0
-        for quoted, group in itertools.groupby(self.gt[:end]):
-            stop = start + sum(1 for _ in group)
-            if quoted and not all(R.is_mboxrd_from(x) for x in self.lines[start:stop]):
+        for start, stop in self.quote_runs:
+            if start >= end:
+                break
+            stop = min(stop, end)
+            if not all(R.is_mboxrd_from(x) for x in self.lines[start:stop]):
                 runs.append((start, stop))
-            start = stop
         return runs
 
     def _gt_headings(self, runs: list[tuple[int, int]], end: int) -> bool:
@@ -304,15 +297,10 @@ class _Scan:
 
     def mark_tail(self) -> None:
         """Find disclaimers and the signature at the end of the last block of own lines."""
-        last = self.n - 1
-        while last >= 0 and (self.kinds[last] is not None or self.blank[last]):
-            last -= 1
-        first = last
-        while first > 0 and self.kinds[first - 1] is None:
-            first -= 1
+        last = self._last_own_line()
         if last < 0:
             return
-        first = self.next_filled(first, last + 1)
+        first = self.next_filled(self._own_block_start(last), last + 1)
         end = self._strip_boilerplate(first, last + 1)
         sig = self._dash_signature(first, end)
         if sig < 0:
@@ -333,6 +321,18 @@ class _Scan:
                 return last + 1
             last = self.prev_filled(start - 1, first)
         return first
+
+    def _last_own_line(self) -> int:
+        """Index of the last line not blank and not marked, or -1."""
+        i = self.n - 1
+        while i >= 0 and (self.kinds[i] is not None or self.blank[i]):
+            i -= 1
+        return i
+
+    def _own_block_start(self, last: int) -> int:
+        """First line of the run of unmarked lines that ends at line `last`."""
+        marked = itertools.compress(reversed(range(last)), reversed(self.kinds[:last]))
+        return next(marked, -1) + 1
 
     def _dash_signature(self, first: int, end: int) -> int:
         """Index of the last "-- " delimiter in [first, end) with a short block below, or -1."""
@@ -364,24 +364,20 @@ class _Scan:
         return best
 
     def _opens_signature(self, i: int, first: int, end: int) -> bool:
-        if self.blank[i - 1]:
-            above = self.prev_filled(i - 1, first)
-            after_closing = above >= first and R.is_closing(self.lines[above])
-        elif R.is_closing(self.lines[i - 1]):
-            after_closing = True
-        else:
+        if not self.blank[i - 1] and not R.is_closing(self.lines[i - 1]):
             return False  # a signature starts a paragraph or follows "Cordialement,"
         line = self.lines[i].strip()
-        if R.is_author_line(line, self.author):
+        name = R.name_part(line)
+        if not R.is_name_like(name):
+            return False
+        if R.is_author_name(name, self.author):
             return True
         if line[-1] in R.SENTENCE_END or R.is_closing(line):
             return False  # "Viele Grüße" is capitalised too
-        if not R.is_name_like(R.name_part(line)):
-            return False
         below = [x.strip() for x in self.lines[i + 1 : end] if not R.is_blank(x)]
         if not below:
             return False
-        if after_closing or any(R.has_contact(x) for x in below):
+        if self._after_closing(i, first) or any(R.has_contact(x) for x in below):
             return True
         # name / job title / company: short plain lines, not all of them names (a list of people)
         return (
@@ -390,27 +386,39 @@ class _Scan:
             and not all(R.is_name_like(x) for x in below)
         )
 
+    def _after_closing(self, i: int, first: int) -> bool:
+        """Line i follows "Cordialement," (directly, or with blank lines between)."""
+        if not self.blank[i - 1]:
+            return True  # _opens_signature checked that the line above is a closing
+        above = self.prev_filled(i - 1, first)
+        return above >= first and R.is_closing(self.lines[above])
+
     def mark_mobile_lines(self) -> None:
         """'Sent from my iPhone' anywhere in the own text is a signature."""
-        for i, line in enumerate(self.lines):
-            if line[:1] in _MOBILE_INITIALS and self.kinds[i] is None:
+        for i in self.mobile:
+            line = self.lines[i]
+            if line[:1] in R.MOBILE_INITIALS and self.kinds[i] is None:
                 self.kinds[i] = "signature" if R.is_mobile_signature(line) else None
 
     # -- zones
 
     def zones(self) -> tuple[Zone, ...]:
-        """Group non-blank lines by kind; blank lines inside one kind join it."""
+        """Group non-blank lines by kind; blank lines inside one kind join it.
+
+        Works on runs of lines of one kind: a run of blank lines only is skipped, so the runs
+        on either side of it join when they are of the same kind.
+        """
         out: list[Zone] = []
-        kind, start, stop = "", 0, 0
-        for i in range(self.n):
-            if self.blank[i]:
-                continue
-            k = self.kinds[i] or "own"
-            if k != kind:
-                if kind:
-                    out.append(Zone(kind, start, stop))
-                kind, start = k, i
-            stop = i + 1
-        if kind:
-            out.append(Zone(kind, start, stop))
+        start = 0
+        for kind, run in itertools.groupby(self.kinds):
+            stop = start + len(list(run))
+            first = self.next_filled(start, stop)
+            if first < stop:
+                end = self.prev_filled(stop - 1, first) + 1
+                k = kind or "own"
+                if out and out[-1].kind == k:
+                    out[-1] = Zone(k, out[-1].start, end)
+                else:
+                    out.append(Zone(k, first, end))
+            start = stop
         return tuple(out)

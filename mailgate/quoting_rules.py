@@ -8,6 +8,7 @@ here looks at more than one line; block-level decisions live in :mod:`mailgate.q
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -34,6 +35,7 @@ MIN_WRAPPED_QUOTE_CHARS = 60  # a quoted line this long may have been re-wrapped
 MAX_FYI_LINES = 4  # own lines above a header block that may announce a forward
 FYI_SCAN_CHARS = 200  # of each of those lines
 DISCLAIMER_SCAN_CHARS = 160  # a disclaimer says what it is early in its first line
+NAME_CACHE_SIZE = 4_096  # names whose words are kept (a list has few regular posters)
 
 # In these str patterns \s also matches the (narrow) no-break space Word puts before ':'.
 
@@ -75,11 +77,15 @@ ORIGINAL_MESSAGE_RE = re.compile(
     r".{1,120}?\s(?:wrote|a [ée]crit|schrieb)\s*:)\s*-{2,}$",
     re.IGNORECASE,
 )
+# "Begin forwarded message:" (Apple Mail) without dashes around it.
+FORWARD_INTRO = (
+    r"(?:D[ée]but du message r[ée]exp[ée]di[ée]|Begin forwarded message|"
+    r"Anfang der weitergeleiteten Nachricht|Inicio del mensaje reenviado)"
+)
 FORWARD_MARKER_RE = re.compile(
     r"^(?:-{2,}\s*(?:Forwarded message|Message transf[ée]r[ée]|Weitergeleitete Nachricht|"
     r"Mensaje reenviado|Messaggio inoltrato|Doorgestuurd bericht)\s*-{2,}|"
-    r"(?:D[ée]but du message r[ée]exp[ée]di[ée]|Begin forwarded message|"
-    r"Anfang der weitergeleiteten Nachricht|Inicio del mensaje reenviado)\s*:)$",
+    rf"{FORWARD_INTRO}\s*:)$",
     re.IGNORECASE,
 )
 UNDERSCORE_RULE_RE = re.compile(r"^_{20,}$")
@@ -100,13 +106,14 @@ FOOTER_HINT_RE = re.compile(
 
 # --- signatures ----------------------------------------------------------------------------------
 
-MOBILE_SIGNATURE_RE = re.compile(
-    r"^(?:Envoy[ée] (?:de|depuis|[àa] partir de) (?:mon|ma|l['’])|Envoy[ée] [àa] partir d['’]|"
+MOBILE_SIGNATURE = (
+    r"(?:Envoy[ée] (?:de|depuis|[àa] partir de) (?:mon|ma|l['’])|Envoy[ée] [àa] partir d['’]|"
     r"Sent from (?:my|Outlook|Mail|Yahoo)|"
     r"Sent (?:with|via) |Get Outlook for|T[ée]l[ée]charger Outlook|Obten(?:ir|ez) Outlook pour|"
-    r"Von meinem .{1,40} gesendet|Gesendet von (?:meinem|Outlook|Mail)|Holen Sie sich Outlook)",
-    re.IGNORECASE,
+    r"Von meinem .{1,40} gesendet|Gesendet von (?:meinem|Outlook|Mail)|Holen Sie sich Outlook)"
 )
+MOBILE_SIGNATURE_RE = re.compile("^" + MOBILE_SIGNATURE, re.IGNORECASE)
+MOBILE_INITIALS = "EeSsGgTtOoVvHh"  # how MOBILE_SIGNATURE lines start
 CLOSING_RE = re.compile(
     r"^(?:(?:bien |tr[èe]s )?cordialement|bien (?:[àa] (?:vous|toi)|amicalement)|amicalement|"
     r"amiti[ée]s|bonne (?:journ[ée]e|soir[ée]e|semaine|fin de semaine|continuation)|"
@@ -182,6 +189,7 @@ DISCLAIMER_WORDS = (
     "capital", "r.c.s", "rcs", "sire", "imprim", "environment", "registered", "gesch", "sitz",
     "gericht", "hrb",
 )  # fmt: skip
+DISCLAIMER_WORDS_RE = re.compile("|".join(map(re.escape, DISCLAIMER_WORDS)))
 
 
 # --- one-line tests ------------------------------------------------------------------------------
@@ -255,8 +263,8 @@ def is_disclaimer(line: str) -> bool:
     s = line.strip()[:DISCLAIMER_SCAN_CHARS]
     if DISCLAIMER_START_RE.match(s):
         return True
-    low = s.lower()
-    return any(w in low for w in DISCLAIMER_WORDS) and DISCLAIMER_ANYWHERE_RE.search(s) is not None
+    has_word = DISCLAIMER_WORDS_RE.search(s.lower()) is not None  # one of DISCLAIMER_WORDS
+    return has_word and DISCLAIMER_ANYWHERE_RE.search(s) is not None
 
 
 def is_mobile_signature(line: str) -> bool:
@@ -278,16 +286,18 @@ def has_contact(line: str) -> bool:
     return CONTACT_RE.search(line[:MAX_SIGNATURE_LINE_CHARS]) is not None
 
 
-def _words(text: str) -> list[str]:
+@functools.lru_cache(maxsize=NAME_CACHE_SIZE)
+def _words(text: str) -> tuple[str, ...]:
     folded = unicodedata.normalize("NFKD", text.lower())
     letters = (c if c.isalpha() else " " for c in folded if not unicodedata.combining(c))
-    return "".join(letters).split()
+    return tuple("".join(letters).split())
 
 
+@functools.lru_cache(maxsize=NAME_CACHE_SIZE)
 def author_tokens(name: str, address: str) -> frozenset[str]:
     """Accent-folded words of the From display name and address local part."""
     local = address.partition("@")[0]
-    return frozenset(w for w in _words(name) + _words(local) if len(w) > 1)
+    return frozenset(w for w in (*_words(name), *_words(local)) if len(w) > 1)
 
 
 def name_part(line: str) -> str:
@@ -314,7 +324,12 @@ def is_name_like(part: str) -> bool:
 def is_author_line(line: str, author: frozenset[str]) -> bool:
     """The line starts with the author's name ('DURAND Paul' matches 'Paul Durand')."""
     part = name_part(line)
-    if not author or not is_name_like(part):
+    return is_name_like(part) and is_author_name(part, author)
+
+
+def is_author_name(part: str, author: frozenset[str]) -> bool:
+    """The name-like `part` (see is_name_like) is the author's, in any order and case."""
+    if not author:
         return False
     words = _words(part)
     hits = sum(1 for w in words if w in author)

@@ -14,6 +14,7 @@ PURE = (
     "parse",
     "quoting",
     "quoting_rules",
+    "quoting_index",
     "headers",
     "charsets",
     "mime",

@@ -1,0 +1,125 @@
+"""The lines of a mail body, and where the few lines worth a closer look are.
+
+:func:`mailgate.quoting.split_body` must know which lines are blank or '>'-quoted, and where an
+attribution, a history block or a mobile signature could start. Testing each line from Python
+costs about a microsecond; a git patch has thousands of lines and none of those. One pattern
+scans the whole text at C speed for them. It finds a superset: every line it returns is then
+checked by the exact one-line tests of :mod:`mailgate.quoting_rules`, so a line found here that
+is not what it looks like changes nothing, and a line it misses could not have passed them.
+:class:`LineIndex` holds the result and the navigation helpers; ``quoting._Scan`` extends it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mailgate import quoting_rules as R
+
+_OPENERS = "|".join(map(re.escape, R.ATTRIBUTION_OPENERS))
+# How the stripped lines tested below can start (with the letters that match these ones when
+# case is ignored: 'İ' and 'ı' match 'i'); a quick test that rejects most lines.
+_FIRST = "[-_*DdFfVvOLAEIBbaiİı]"
+# Searched in "\n" + text, so that every line starts right after a "\n". The alternatives
+# exclude each other (they need different first characters).
+LINE_START_RE = re.compile(
+    r"\n(?:"
+    # a run of '>' lines: the same test as quoting_rules.is_gt
+    r"(?P<quote> ?>[^\n]*(?:\n ?>[^\n]*)*)|"
+    # a line that may be a mobile signature (quoting_rules.is_mobile_signature)
+    rf"(?P<mobile>(?=[{R.MOBILE_INITIALS}])(?i:{R.MOBILE_SIGNATURE}))|"
+    # the other tests strip the line first; after leading white space:
+    rf"[^\S\n]*(?={_FIRST})(?:"
+    # a line that starts like an attribution (quoting_rules.opens_attribution)
+    rf"(?P<opener>{_OPENERS})|"
+    # a "-----Original Message-----" or "---- Forwarded message ----" separator, a "_____"
+    # rule, a "From:" / "De :" field, "Begin forwarded message:"
+    r"(?P<block>--[^\n]*--[^\S\n]*(?=\n|\Z)|_{20}|"
+    rf"\*?(?i:de|from|von)\*?[^\S\n]*:|(?i:{R.FORWARD_INTRO}))"
+    r"))"
+)
+
+
+class LineIndex:
+    """Per line: blank, quoted with '>' (quoting_rules.is_gt); the candidate lines in order."""
+
+    __slots__ = ("blank", "blocks", "gt", "lines", "mobile", "n", "openers", "quote_runs")
+
+    def __init__(self, text: str, lines: list[str]) -> None:
+        """`lines` is ``text.split("\\n")``."""
+        self.lines = lines
+        self.n = len(lines)
+        self.blank = [not x or x.isspace() for x in lines]
+        self.gt = [False] * self.n
+        self.quote_runs: list[tuple[int, int]] = []  # maximal runs of '>' lines
+        self.mobile: list[int] = []  # may be a "Sent from my iPhone" signature
+        self.openers: list[int] = []  # start like an attribution ("On ", "Le "...)
+        self.blocks: list[int] = []  # may open a history block (separator, rule, field...)
+        self._scan(text)
+
+    def _scan(self, text: str) -> None:
+        found = {"mobile": self.mobile, "opener": self.openers, "block": self.blocks}
+        body = "\n" + text
+        line, last = 0, 0
+        for match in LINE_START_RE.finditer(body):
+            line += body.count("\n", last, match.start())
+            last = match.start()
+            kind = match.lastgroup or ""
+            if kind == "quote":
+                stop = line + body.count("\n", last, match.end())
+                self.gt[line:stop] = [True] * (stop - line)
+                self.quote_runs.append((line, stop))
+            else:
+                found[kind].append(line)
+
+    def next_filled(self, i: int, end: int) -> int:
+        """Index of the first non-blank line in [i, end), or end."""
+        while i < end and self.blank[i]:
+            i += 1
+        return i
+
+    def prev_filled(self, i: int, start: int = 0) -> int:
+        """Index of the last non-blank line in [start, i], or start - 1."""
+        while i >= start and self.blank[i]:
+            i -= 1
+        return i
+
+    def paragraph_start(self, last: int, first: int = 0) -> int:
+        while last > first and not self.blank[last - 1]:
+            last -= 1
+        return last
+
+    def next_unquoted(self, i: int, end: int) -> int:
+        """Index of the first line in [i, end) neither blank nor quoted, or end."""
+        while i < end and (self.blank[i] or self.gt[i]):
+            i += 1
+        return i
+
+    def gt_follows(self, i: int, end: int) -> bool:
+        j = self.next_filled(i, end)
+        return j < end and self.gt[j]
+
+    def colon_end(self, i: int) -> bool:
+        return i < self.n and self.lines[i].rstrip()[-1:] == ":"
+
+    # -- candidates: supersets of the lines the exact tests of quoting._Scan can accept
+
+    def opener_candidates(self) -> list[int]:
+        """Lines that start like an attribution and end with ':' (or whose next line does)."""
+        return [i for i in self.openers if self.colon_end(i) or self.colon_end(i + 1)]
+
+    def history_candidates(self) -> list[int]:
+        """Lines that may open a history block, in order: the separators, rules and fields,
+        and dated attributions (see quoting._Scan._history_at)."""
+        dated = (i for i in self.opener_candidates() if R.opens_dated_attribution(self.lines[i]))
+        return sorted({*self.blocks, *dated})
+
+    def attribution_candidates(self) -> list[int]:
+        """Lines that may open an attribution, in order (see quoting._Scan._attribution_stop):
+        lines that start like one and end with ':' (or whose next line does: "Le mar. 4 mars
+        2025 à 09:12, X <"), and lines ending with ':' right above '>' lines."""
+        found = set(self.opener_candidates())
+        for start, _ in self.quote_runs:
+            above = self.prev_filled(start - 1)
+            if above >= 0 and not self.gt[above] and self.colon_end(above):
+                found.add(above)
+        return sorted(found)
