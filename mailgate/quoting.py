@@ -84,11 +84,12 @@ class _Scan(LineIndex):
     every line: a long patch without quotes costs a few whole-text scans.
     """
 
-    __slots__ = ("_author", "from_", "kinds")
+    __slots__ = ("_author", "filled", "from_", "kinds")
 
     def __init__(self, text: str, lines: list[str], from_: tuple[str, str]) -> None:
         super().__init__(text, lines)
         self.kinds: list[str | None] = [None] * self.n
+        self.filled: list[tuple[int, int]] = []  # every non-empty range given a kind
         self.from_ = from_  # (display name, address) of the author
         self._author: frozenset[str] | None = None
 
@@ -100,7 +101,9 @@ class _Scan(LineIndex):
         return self._author
 
     def fill(self, kind: str, start: int, end: int) -> None:
-        self.kinds[start:end] = [kind] * (end - start)
+        if end > start:
+            self.kinds[start:end] = [kind] * (end - start)
+            self.filled.append((start, end))
 
     # -- 1. list footer
 
@@ -129,6 +132,8 @@ class _Scan(LineIndex):
         Only the candidate lines can open one; there is own text above a line ("own_above")
         when a line before it is neither blank nor quoted.
         """
+        if not (self.blocks or self.openers):
+            return end
         first_own = self.next_unquoted(0, end)
         for i in self.history_candidates():
             if i >= end:
@@ -254,6 +259,8 @@ class _Scan(LineIndex):
 
     def mark_gt_blocks(self, end: int) -> None:
         """Mark '>' blocks above end as quotes, with attribution lines; keep own '>' lines."""
+        if not (self.quote_runs or self.openers):
+            return
         first_attribution = self._mark_attributions(end)
         runs = self._gt_runs(end)
         if first_attribution >= end and self._gt_headings(runs, end):
@@ -262,10 +269,10 @@ class _Scan(LineIndex):
             self.fill("quote", start, stop)
             inner = R.strip_gt(self.lines[start])
             if start < first_attribution and R.is_dated_attribution(inner):
-                self.kinds[start] = "attribution"  # iPhone: the attribution is inside the quote
+                self.fill("attribution", start, start + 1)  # iPhone: it is inside the quote
         for (_, a_stop), (b_start, _) in itertools.pairwise(runs):
             if b_start == a_stop + 1 and self._lost_its_marker(a_stop):
-                self.kinds[a_stop] = "quote"
+                self.fill("quote", a_stop, a_stop + 1)
 
     def _lost_its_marker(self, i: int) -> bool:
         """A line between two '>' lines that continues the long quoted line above it."""
@@ -330,9 +337,8 @@ class _Scan(LineIndex):
         return i
 
     def _own_block_start(self, last: int) -> int:
-        """First line of the run of unmarked lines that ends at line `last`."""
-        marked = itertools.compress(reversed(range(last)), reversed(self.kinds[:last]))
-        return next(marked, -1) + 1
+        """First line of the run of unmarked lines that ends at line `last` (unmarked)."""
+        return max((end for _, end in self.filled if end <= last), default=0)
 
     def _dash_signature(self, first: int, end: int) -> int:
         """Index of the last "-- " delimiter in [first, end) with a short block below, or -1."""
@@ -364,9 +370,11 @@ class _Scan(LineIndex):
         return best
 
     def _opens_signature(self, i: int, first: int, end: int) -> bool:
+        line = self.lines[i].strip()
+        if not R.may_start_name(line):
+            return False
         if not self.blank[i - 1] and not R.is_closing(self.lines[i - 1]):
             return False  # a signature starts a paragraph or follows "Cordialement,"
-        line = self.lines[i].strip()
         name = R.name_part(line)
         if not R.is_name_like(name):
             return False
@@ -397,28 +405,28 @@ class _Scan(LineIndex):
         """'Sent from my iPhone' anywhere in the own text is a signature."""
         for i in self.mobile:
             line = self.lines[i]
-            if line[:1] in R.MOBILE_INITIALS and self.kinds[i] is None:
-                self.kinds[i] = "signature" if R.is_mobile_signature(line) else None
+            own = self.kinds[i] is None and line[:1] in R.MOBILE_INITIALS
+            if own and R.is_mobile_signature(line):
+                self.fill("signature", i, i + 1)
 
     # -- zones
 
     def zones(self) -> tuple[Zone, ...]:
         """Group non-blank lines by kind; blank lines inside one kind join it.
 
-        Works on runs of lines of one kind: a run of blank lines only is skipped, so the runs
-        on either side of it join when they are of the same kind.
+        Works on the ranges between the ends of the filled ranges (one kind each): a range of
+        blank lines only is skipped, so the ranges on either side of it join when they are of
+        the same kind.
         """
-        out: list[Zone] = []
-        start = 0
-        for kind, run in itertools.groupby(self.kinds):
-            stop = start + len(list(run))
+        out: list[list] = []  # [kind, start, end]
+        points = sorted({0, self.n, *itertools.chain.from_iterable(self.filled)})
+        for start, stop in itertools.pairwise(points):
             first = self.next_filled(start, stop)
             if first < stop:
                 end = self.prev_filled(stop - 1, first) + 1
-                k = kind or "own"
-                if out and out[-1].kind == k:
-                    out[-1] = Zone(k, out[-1].start, end)
+                kind = self.kinds[start] or "own"
+                if out and out[-1][0] == kind:
+                    out[-1][2] = end
                 else:
-                    out.append(Zone(k, first, end))
-            start = stop
-        return tuple(out)
+                    out.append([kind, first, end])
+        return tuple(Zone(*zone) for zone in out)

@@ -16,9 +16,13 @@ import re
 from mailgate import quoting_rules as R
 
 _OPENERS = "|".join(map(re.escape, R.ATTRIBUTION_OPENERS))
-# How the stripped lines tested below can start (with the letters that match these ones when
-# case is ignored: 'İ' and 'ı' match 'i'); a quick test that rejects most lines.
-_FIRST = "[-_*DdFfVvOLAEIBbaiİı]"
+# Quick tests that reject most lines before the slower alternatives that ignore case. They are
+# spelled out with every character that matches when case is ignored ('İ' and 'ı' match 'i');
+# tests/test_quoting_index.py checks them.
+_FIRST = "[-_*DdFfVvOLAEIBbaiİı]"  # first character of what follows the leading white space
+_MOBILE = f"[{R.MOBILE_INITIALS}][NnEeÉéBbOo]"  # "En(voyé)", "Se(nt)", "Ob(tenir)"...
+_FIELD = r"\*|[DdFfVv][EeRrOo]"  # "*", "De", "Fr(om)", "Vo(n)"
+_INTRO = "[DdBbAaIiİı][ÉéEeNn]"  # "Dé(but)", "Be(gin)", "An(fang)", "In(icio)"
 # Searched in "\n" + text, so that every line starts right after a "\n". The alternatives
 # exclude each other (they need different first characters).
 LINE_START_RE = re.compile(
@@ -26,7 +30,7 @@ LINE_START_RE = re.compile(
     # a run of '>' lines: the same test as quoting_rules.is_gt
     r"(?P<quote> ?>[^\n]*(?:\n ?>[^\n]*)*)|"
     # a line that may be a mobile signature (quoting_rules.is_mobile_signature)
-    rf"(?P<mobile>(?=[{R.MOBILE_INITIALS}])(?i:{R.MOBILE_SIGNATURE}))|"
+    rf"(?P<mobile>(?={_MOBILE})(?i:{R.MOBILE_SIGNATURE}))|"
     # the other tests strip the line first; after leading white space:
     rf"[^\S\n]*(?={_FIRST})(?:"
     # a line that starts like an attribution (quoting_rules.opens_attribution)
@@ -34,8 +38,8 @@ LINE_START_RE = re.compile(
     # a "-----Original Message-----" or "---- Forwarded message ----" separator, a "_____"
     # rule, a "From:" / "De :" field, "Begin forwarded message:"
     r"(?P<block>--[^\n]*--[^\S\n]*(?=\n|\Z)|_{20}|"
-    rf"\*?(?i:de|from|von)\*?[^\S\n]*:|(?i:{R.FORWARD_INTRO}))"
-    r"))"
+    rf"(?={_FIELD})\*?(?i:de|from|von)\*?[^\S\n]*:|(?={_INTRO})(?i:{R.FORWARD_INTRO})))"
+    r")"
 )
 
 
@@ -57,19 +61,23 @@ class LineIndex:
         self._scan(text)
 
     def _scan(self, text: str) -> None:
-        found = {"mobile": self.mobile, "opener": self.openers, "block": self.blocks}
         body = "\n" + text
-        line, last = 0, 0
+        line, last = 0, 0  # line: the number of "\n" in body[:last]
         for match in LINE_START_RE.finditer(body):
             line += body.count("\n", last, match.start())
             last = match.start()
-            kind = match.lastgroup or ""
+            kind = match.lastgroup
             if kind == "quote":
                 stop = line + body.count("\n", last, match.end())
                 self.gt[line:stop] = [True] * (stop - line)
                 self.quote_runs.append((line, stop))
+                line, last = stop, match.end()
+            elif kind == "block":
+                self.blocks.append(line)
+            elif kind == "opener":
+                self.openers.append(line)
             else:
-                found[kind].append(line)
+                self.mobile.append(line)
 
     def next_filled(self, i: int, end: int) -> int:
         """Index of the first non-blank line in [i, end), or end."""

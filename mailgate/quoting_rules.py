@@ -36,6 +36,7 @@ MAX_FYI_LINES = 4  # own lines above a header block that may announce a forward
 FYI_SCAN_CHARS = 200  # of each of those lines
 DISCLAIMER_SCAN_CHARS = 160  # a disclaimer says what it is early in its first line
 NAME_CACHE_SIZE = 4_096  # names whose words are kept (a list has few regular posters)
+DISCLAIMER_CACHE_SIZE = 1_024  # lines tested: twice in a message, and disclaimers repeat
 
 # In these str patterns \s also matches the (narrow) no-break space Word puts before ':'.
 
@@ -137,6 +138,7 @@ GREETING_RE = re.compile(
     re.IGNORECASE,
 )
 NAME_PARTICLES = frozenset({"de", "du", "des", "von", "van", "der", "le", "la", "di", "da", "el"})
+_PARTICLE_INITIALS = frozenset(p[0] for p in NAME_PARTICLES)
 
 # --- legal disclaimers (tested on the first line of a paragraph) ---------------------------------
 
@@ -260,7 +262,11 @@ def header_field(line: str) -> str | None:
 
 
 def is_disclaimer(line: str) -> bool:
-    s = line.strip()[:DISCLAIMER_SCAN_CHARS]
+    return _disclaimer_start(line.strip()[:DISCLAIMER_SCAN_CHARS])
+
+
+@functools.lru_cache(maxsize=DISCLAIMER_CACHE_SIZE)
+def _disclaimer_start(s: str) -> bool:
     if DISCLAIMER_START_RE.match(s):
         return True
     has_word = DISCLAIMER_WORDS_RE.search(s.lower()) is not None  # one of DISCLAIMER_WORDS
@@ -306,6 +312,13 @@ def name_part(line: str) -> str:
 
 
 _NAME_PUNCTUATION = str.maketrans("", "", "-.'’")
+
+
+def may_start_name(line: str) -> bool:
+    """Quick test on a stripped line: False when is_name_like(name_part(line)) is False (a
+    name starts with a capital letter or a lower-case particle)."""
+    first = line[:1]
+    return first.isupper() or first in _PARTICLE_INITIALS
 
 
 def is_name_like(part: str) -> bool:

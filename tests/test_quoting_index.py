@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from mailgate import quoting_rules as R
-from mailgate.quoting_index import _FIRST, LineIndex
+from mailgate.quoting_index import _FIELD, _FIRST, _INTRO, _MOBILE, LineIndex
 
 DATA = Path(__file__).parent / "data"
 SPACES = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and chr(c) != "\n"]
@@ -109,14 +109,55 @@ def test_index_is_a_superset_of_the_exact_tests() -> None:
                 assert i in blocks, line
 
 
-def test_first_character_guard_covers_every_code_point() -> None:
-    """Every character that can start an opener, a separator, a rule, a From field or a
-    forward marker (case ignored where the patterns ignore it) passes the guard."""
-    exact = "".join(o[0] for o in R.ATTRIBUTION_OPENERS) + "-_*"
-    intros = R.FORWARD_INTRO.removeprefix("(?:").removesuffix(")").split("|")
-    words = ("de", "from", "von", *intros)
-    first = re.compile(f"[{re.escape(exact)}]|(?i:[{''.join(w[0] for w in words)}])")
-    guard = re.compile(_FIRST)
-    for code in range(sys.maxunicode + 1):
-        if first.match(chr(code)):
-            assert guard.match(chr(code)), hex(code)
+def _alternatives(group: str) -> list[str]:
+    """The top-level alternatives of a "(?:a|b|c)" pattern (no escapes, no '|' in classes)."""
+    out, depth, current = [], 0, ""
+    for char in group.removeprefix("(?:").removesuffix(")"):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth == 0:
+            out.append(current)
+            current = ""
+        else:
+            current += char
+    return [*out, current]
+
+
+def _covers(samples: list[str], group: str) -> bool:
+    """Every alternative of `group` matches one of the samples (case ignored)."""
+    return all(
+        any(re.match(f"(?i:{alt})", sample) for sample in samples) for alt in _alternatives(group)
+    )
+
+
+MOBILE_SAMPLES = [
+    "Envoyé de mon iPhone", "Envoye à partir d'Outlook", "Sent from my", "Sent via ",
+    "Get Outlook for", "Télécharger Outlook", "Telecharger Outlook", "Obtenir Outlook pour",
+    "Von meinem X gesendet", "Gesendet von Mail", "Holen Sie sich Outlook",
+]  # fmt: skip
+INTRO_SAMPLES = [
+    "Début du message réexpédié", "Debut du message reexpedie", "Begin forwarded message",
+    "Anfang der weitergeleiteten Nachricht", "Inicio del mensaje reenviado",
+]  # fmt: skip
+FIELD_SAMPLES = ["De :", "From:", "Von:", "*From:"]
+
+
+def test_guards_cover_every_character_that_matches() -> None:
+    """The quick tests in front of the patterns accept every character the patterns accept,
+    case ignored where they ignore it: the first two characters of every alternative."""
+    assert _covers(MOBILE_SAMPLES, R.MOBILE_SIGNATURE)
+    assert _covers(INTRO_SAMPLES, R.FORWARD_INTRO)
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    equivalents = {}
+    for char in set("".join(s[:2] for s in MOBILE_SAMPLES + INTRO_SAMPLES + FIELD_SAMPLES)):
+        equivalents[char] = set(re.findall(f"(?i:{re.escape(char)})", every))
+    guards = [(_MOBILE, MOBILE_SAMPLES), (_INTRO, INTRO_SAMPLES), (_FIELD, FIELD_SAMPLES)]
+    for guard, samples in guards:
+        for sample in samples:
+            first, second = equivalents[sample[0]], equivalents[sample[1]]
+            if guard == _MOBILE:  # split_body only tests lines that start with these
+                first &= set(R.MOBILE_INITIALS)
+            assert all(re.match(guard, a + b) for a in first for b in second), sample
+            if guard != _MOBILE:
+                assert all(re.match(_FIRST, a) for a in first), sample
+    starts = "".join(o[0] for o in R.ATTRIBUTION_OPENERS) + "-_"
+    assert all(re.match(_FIRST, c) for c in starts)
