@@ -110,7 +110,7 @@ class _Scan(LineIndex):
     def mark_footer(self) -> int:
         """Mark a Mailman-style footer paragraph ending the body; return where content ends."""
         last = self.prev_filled(self.n - 1)
-        start = self.paragraph_start(last) if last >= 0 else 0
+        start = self.paragraph_start(last, max(last - R.MAX_FOOTER_LINES - 1, 0))
         if last - start > R.MAX_FOOTER_LINES or last <= start:
             return self.n
         rule = self.lines[start].strip()

@@ -16,6 +16,8 @@ import re
 from mailgate import quoting_rules as R
 
 _OPENERS = "|".join(map(re.escape, R.ATTRIBUTION_OPENERS))
+# White space but "\n": what str.isspace and str.strip accept, spelled out (faster than [^\S\n]).
+_SPACE = "[\t\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 # Quick tests that reject most lines before the slower alternatives that ignore case. They are
 # spelled out with every character that matches when case is ignored ('İ' and 'ı' match 'i');
 # tests/test_quoting_index.py checks them.
@@ -27,12 +29,12 @@ _INTRO = "[DdBbAaIiİı][ÉéEeNn]"  # "Dé(but)", "Be(gin)", "An(fang)", "In(ic
 # exclude each other (they need different first characters).
 LINE_START_RE = re.compile(
     r"\n(?:"
-    # a run of '>' lines: the same test as quoting_rules.is_gt
-    r"(?P<quote> ?>[^\n]*(?:\n ?>[^\n]*)*)|"
+    # a run of '>' lines: the same test as quoting_rules.is_gt ("*+": nothing to try again)
+    r"(?P<quote> ?>[^\n]*+(?:\n ?>[^\n]*+)*+)|"
     # a line that may be a mobile signature (quoting_rules.is_mobile_signature)
     rf"(?P<mobile>(?={_MOBILE})(?i:{R.MOBILE_SIGNATURE}))|"
     # the other tests strip the line first; after leading white space:
-    rf"[^\S\n]*(?={_FIRST})(?:"
+    rf"{_SPACE}*+(?={_FIRST})(?:"
     # a line that starts like an attribution (quoting_rules.opens_attribution)
     rf"(?P<opener>{_OPENERS})|"
     # a "-----Original Message-----" or "---- Forwarded message ----" separator, a "_____"
@@ -46,7 +48,9 @@ LINE_START_RE = re.compile(
 class LineIndex:
     """Per line: blank, quoted with '>' (quoting_rules.is_gt); the candidate lines in order."""
 
-    __slots__ = ("blank", "blocks", "gt", "lines", "mobile", "n", "openers", "quote_runs")
+    __slots__ = (
+        "_paragraphs", "blank", "blocks", "gt", "lines", "mobile", "n", "openers", "quote_runs",
+    )  # fmt: skip
 
     def __init__(self, text: str, lines: list[str]) -> None:
         """`lines` is ``text.split("\\n")``."""
@@ -58,6 +62,7 @@ class LineIndex:
         self.mobile: list[int] = []  # may be a "Sent from my iPhone" signature
         self.openers: list[int] = []  # start like an attribution ("On ", "Le "...)
         self.blocks: list[int] = []  # may open a history block (separator, rule, field...)
+        self._paragraphs: dict[int, int] = {}  # last line -> first line of its paragraph
         self._scan(text)
 
     def _scan(self, text: str) -> None:
@@ -92,9 +97,19 @@ class LineIndex:
         return i
 
     def paragraph_start(self, last: int, first: int = 0) -> int:
-        while last > first and not self.blank[last - 1]:
-            last -= 1
-        return last
+        """First line of the paragraph ending at line `last`, or `first` if it starts above.
+
+        Several passes ask for the last paragraph: the walk is done once.
+        """
+        start = self._paragraphs.get(last)
+        if start is not None:
+            return max(start, first)
+        start = last
+        while start > first and not self.blank[start - 1]:
+            start -= 1
+        if start > first or first == 0:
+            self._paragraphs[last] = start  # not cut short by `first`
+        return start
 
     def next_unquoted(self, i: int, end: int) -> int:
         """Index of the first line in [i, end) neither blank nor quoted, or end."""

@@ -100,8 +100,9 @@ FYI_RE = re.compile(
 # --- mailing-list footers ------------------------------------------------------------------------
 
 FOOTER_HINT_RE = re.compile(
-    r"mailing list|/listinfo|/mailman/|liste de diffusion|mailingliste|unsubscribe|"
-    r"d[ée]sinscri|abmelden|list-unsubscribe",
+    r"(?=[mMlLuUdDaA/])"  # how the words below start (a quick test at each position)
+    r"(?:mailing list|/listinfo|/mailman/|liste de diffusion|mailingliste|unsubscribe|"
+    r"d[ée]sinscri|abmelden|list-unsubscribe)",
     re.IGNORECASE,
 )
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from mailgate import quoting_rules as R
-from mailgate.quoting_index import _FIELD, _FIRST, _INTRO, _MOBILE, LineIndex
+from mailgate.quoting_index import _FIELD, _FIRST, _INTRO, _MOBILE, _SPACE, LineIndex
 
 DATA = Path(__file__).parent / "data"
 SPACES = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and chr(c) != "\n"]
@@ -161,3 +161,8 @@ def test_guards_cover_every_character_that_matches() -> None:
                 assert all(re.match(_FIRST, a) for a in first), sample
     starts = "".join(o[0] for o in R.ATTRIBUTION_OPENERS) + "-_"
     assert all(re.match(_FIRST, c) for c in starts)
+
+
+def test_space_is_what_strip_removes() -> None:
+    space = re.compile(_SPACE)
+    assert [c for c in map(chr, range(sys.maxunicode + 1)) if space.match(c)] == SPACES
