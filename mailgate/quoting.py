@@ -342,11 +342,11 @@ class _Scan(LineIndex):
 
     def _dash_signature(self, first: int, end: int) -> int:
         """Index of the last "-- " delimiter in [first, end) with a short block below, or -1."""
-        count = 0
+        count, blank, lines = 0, self.blank, self.lines
         for i in range(end - 1, first - 1, -1):
-            if self.blank[i]:
+            if blank[i]:
                 continue
-            if self.lines[i].rstrip() == "--":
+            if lines[i].rstrip() == "--":
                 return i
             count += 1
             if count > R.MAX_DASH_SIGNATURE_LINES:
@@ -355,12 +355,12 @@ class _Scan(LineIndex):
 
     def _named_signature(self, first: int, end: int) -> int:
         """Start of a block of short lines opened by a name (the author's, ideally), or -1."""
-        best, count = -1, 0
+        best, count, blank, lines = -1, 0, self.blank, self.lines
         for i in range(end - 1, first, -1):
-            if self.blank[i]:
+            if blank[i]:
                 continue
             count += 1
-            line = self.lines[i]
+            line = lines[i]
             if count > R.MAX_SIGNATURE_LINES:
                 break
             if len(line.strip()) > R.MAX_SIGNATURE_LINE_CHARS and not R.is_disclaimer(line):
@@ -429,4 +429,4 @@ class _Scan(LineIndex):
                     out[-1][2] = end
                 else:
                     out.append([kind, first, end])
-        return tuple(Zone(*zone) for zone in out)
+        return tuple([Zone(*zone) for zone in out])

@@ -246,7 +246,7 @@ def opens_attribution(line: str) -> bool:
 def opens_dated_attribution(line: str) -> bool:
     """'Le 12/03/2025 ...', 'On Mon, 3 Mar 2025 ...' (not 'Le rapport que Paul a écrit :')."""
     s = line.lstrip()
-    return s.startswith(ATTRIBUTION_OPENERS) and any(c.isdigit() for c in s)
+    return s.startswith(ATTRIBUTION_OPENERS) and any(map(str.isdigit, s))
 
 
 def is_dated_attribution(line: str) -> bool:
