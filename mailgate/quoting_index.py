@@ -48,21 +48,19 @@ LINE_START_RE = re.compile(
 class LineIndex:
     """Per line: blank, quoted with '>' (quoting_rules.is_gt); the candidate lines in order."""
 
-    __slots__ = (
-        "_paragraphs", "blank", "blocks", "gt", "lines", "mobile", "n", "openers", "quote_runs",
-    )  # fmt: skip
+    __slots__ = ("blank", "blocks", "gt", "lines", "mobile", "n", "openers", "quote_runs")
 
     def __init__(self, text: str, lines: list[str]) -> None:
         """`lines` is ``text.split("\\n")``."""
         self.lines = lines
         self.n = len(lines)
-        self.blank = [not x or x.isspace() for x in lines]
+        # 1 for a blank line: bytes, so that walks over lines are searches in C (find, rfind)
+        self.blank = bytes([not x or x.isspace() for x in lines])
         self.gt = [False] * self.n
         self.quote_runs: list[tuple[int, int]] = []  # maximal runs of '>' lines
         self.mobile: list[int] = []  # may be a "Sent from my iPhone" signature
         self.openers: list[int] = []  # start like an attribution ("On ", "Le "...)
         self.blocks: list[int] = []  # may open a history block (separator, rule, field...)
-        self._paragraphs: dict[int, int] = {}  # last line -> first line of its paragraph
         self._scan(text)
 
     def _scan(self, text: str) -> None:
@@ -85,31 +83,25 @@ class LineIndex:
                 self.mobile.append(line)
 
     def next_filled(self, i: int, end: int) -> int:
-        """Index of the first non-blank line in [i, end), or end."""
-        while i < end and self.blank[i]:
-            i += 1
-        return i
+        """Index of the first non-blank line in [i, end), or end (i when i >= end)."""
+        if i >= end:
+            return i
+        found = self.blank.find(0, i, end)
+        return end if found < 0 else found
 
     def prev_filled(self, i: int, start: int = 0) -> int:
-        """Index of the last non-blank line in [start, i], or start - 1."""
-        while i >= start and self.blank[i]:
-            i -= 1
-        return i
+        """Index of the last non-blank line in [start, i], or start - 1 (i when i < start)."""
+        if i < start:
+            return i
+        found = self.blank.rfind(0, start, i + 1)
+        return start - 1 if found < 0 else found
 
     def paragraph_start(self, last: int, first: int = 0) -> int:
-        """First line of the paragraph ending at line `last`, or `first` if it starts above.
-
-        Several passes ask for the last paragraph: the walk is done once.
-        """
-        start = self._paragraphs.get(last)
-        if start is not None:
-            return max(start, first)
-        start = last
-        while start > first and not self.blank[start - 1]:
-            start -= 1
-        if start > first or first == 0:
-            self._paragraphs[last] = start  # not cut short by `first`
-        return start
+        """First line of the paragraph ending at line `last`, or `first` if it starts above
+        (`last` when last <= first)."""
+        if last <= first:
+            return last
+        return self.blank.rfind(1, first, last) + 1 or first
 
     def next_unquoted(self, i: int, end: int) -> int:
         """Index of the first line in [i, end) neither blank nor quoted, or end."""

@@ -95,7 +95,7 @@ def test_index_is_a_superset_of_the_exact_tests() -> None:
     for text in _texts():
         lines = text.split("\n")
         index = LineIndex(text, lines)
-        assert index.blank == [R.is_blank(x) for x in lines]
+        assert list(index.blank) == [R.is_blank(x) for x in lines]
         assert index.gt == [R.is_gt(x) for x in lines]
         runs = [i for start, stop in index.quote_runs for i in range(start, stop)]
         assert runs == [i for i, x in enumerate(lines) if R.is_gt(x)]
