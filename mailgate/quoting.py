@@ -244,7 +244,8 @@ class _Scan(LineIndex):
             if start >= end:
                 break
             stop = min(stop, end)
-            if not all(R.is_mboxrd_from(x) for x in self.lines[start:stop]):
+            mboxrd = R.is_mboxrd_from(self.lines[start])  # most runs: no, look no further
+            if not mboxrd or not all(R.is_mboxrd_from(x) for x in self.lines[start:stop]):
                 runs.append((start, stop))
         return runs
 
@@ -360,19 +361,17 @@ class _Scan(LineIndex):
             if blank[i]:
                 continue
             count += 1
-            line = lines[i]
             if count > R.MAX_SIGNATURE_LINES:
                 break
-            if len(line.strip()) > R.MAX_SIGNATURE_LINE_CHARS and not R.is_disclaimer(line):
+            line = lines[i].strip()
+            if len(line) > R.MAX_SIGNATURE_LINE_CHARS and not R.is_disclaimer(line):
                 break
-            if self._opens_signature(i, first, end):
+            if R.may_start_name(line) and self._opens_signature(i, line, first, end):
                 best = i
         return best
 
-    def _opens_signature(self, i: int, first: int, end: int) -> bool:
-        line = self.lines[i].strip()
-        if not R.may_start_name(line):
-            return False
+    def _opens_signature(self, i: int, line: str, first: int, end: int) -> bool:
+        """Line i (`line`, stripped) opens a signature; may_start_name(line) is true."""
         if not self.blank[i - 1] and not R.is_closing(self.lines[i - 1]):
             return False  # a signature starts a paragraph or follows "Cordialement,"
         name = R.name_part(line)
@@ -419,12 +418,13 @@ class _Scan(LineIndex):
         the same kind.
         """
         out: list[list] = []  # [kind, start, end]
+        blank, kinds = self.blank, self.kinds
         points = sorted({0, self.n, *itertools.chain.from_iterable(self.filled)})
         for start, stop in itertools.pairwise(points):
-            first = self.next_filled(start, stop)
+            first = self.next_filled(start, stop) if blank[start] else start
             if first < stop:
-                end = self.prev_filled(stop - 1, first) + 1
-                kind = self.kinds[start] or "own"
+                end = self.prev_filled(stop - 1, first) + 1 if blank[stop - 1] else stop
+                kind = kinds[start] or "own"
                 if out and out[-1][0] == kind:
                     out[-1][2] = end
                 else:

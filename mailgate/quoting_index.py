@@ -21,7 +21,9 @@ _SPACE = "[\t\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u
 # Quick tests that reject most lines before the slower alternatives that ignore case. They are
 # spelled out with every character that matches when case is ignored ('İ' and 'ı' match 'i');
 # tests/test_quoting_index.py checks them.
-_FIRST = "[-_*DdFfVvOLAEIBbaiİı]"  # first character of what follows the leading white space
+# How what follows the leading white space starts: "*", "--", "__", an opener ("On", "Le",
+# "Am", "El", "Il", "Op", "De(n)"), a field ("De", "Fr(om)", "Vo(n)"), an intro (below).
+_STRIPPED = r"\*|[-_DdFfVvOLAEIBbaiİı][-_nmlpeErRoOÉéNn]"
 _MOBILE = f"[{R.MOBILE_INITIALS}][NnEeÉéBbOo]"  # "En(voyé)", "Se(nt)", "Ob(tenir)"...
 _FIELD = r"\*|[DdFfVv][EeRrOo]"  # "*", "De", "Fr(om)", "Vo(n)"
 _INTRO = "[DdBbAaIiİı][ÉéEeNn]"  # "Dé(but)", "Be(gin)", "An(fang)", "In(icio)"
@@ -34,7 +36,7 @@ LINE_START_RE = re.compile(
     # a line that may be a mobile signature (quoting_rules.is_mobile_signature)
     rf"(?P<mobile>(?={_MOBILE})(?i:{R.MOBILE_SIGNATURE}))|"
     # the other tests strip the line first; after leading white space:
-    rf"{_SPACE}*+(?={_FIRST})(?:"
+    rf"{_SPACE}*+(?={_STRIPPED})(?:"
     # a line that starts like an attribution (quoting_rules.opens_attribution)
     rf"(?P<opener>{_OPENERS})|"
     # a "-----Original Message-----" or "---- Forwarded message ----" separator, a "_____"
@@ -134,7 +136,7 @@ class LineIndex:
         2025 à 09:12, X <"), and lines ending with ':' right above '>' lines."""
         found = set(self.opener_candidates())
         for start, _ in self.quote_runs:
-            above = self.prev_filled(start - 1)
-            if above >= 0 and not self.gt[above] and self.colon_end(above):
+            above = self.prev_filled(start - 1) if start and self.blank[start - 1] else start - 1
+            if above >= 0 and not self.gt[above] and self.lines[above].rstrip()[-1:] == ":":
                 found.add(above)
         return sorted(found)

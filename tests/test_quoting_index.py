@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from mailgate import quoting_rules as R
-from mailgate.quoting_index import _FIELD, _FIRST, _INTRO, _MOBILE, _SPACE, LineIndex
+from mailgate.quoting_index import _FIELD, _INTRO, _MOBILE, _SPACE, _STRIPPED, LineIndex
 
 DATA = Path(__file__).parent / "data"
 SPACES = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and chr(c) != "\n"]
@@ -147,20 +147,25 @@ def test_guards_cover_every_character_that_matches() -> None:
     assert _covers(MOBILE_SAMPLES, R.MOBILE_SIGNATURE)
     assert _covers(INTRO_SAMPLES, R.FORWARD_INTRO)
     every = "".join(map(chr, range(sys.maxunicode + 1)))
-    equivalents = {}
-    for char in set("".join(s[:2] for s in MOBILE_SAMPLES + INTRO_SAMPLES + FIELD_SAMPLES)):
-        equivalents[char] = set(re.findall(f"(?i:{re.escape(char)})", every))
-    guards = [(_MOBILE, MOBILE_SAMPLES), (_INTRO, INTRO_SAMPLES), (_FIELD, FIELD_SAMPLES)]
-    for guard, samples in guards:
-        for sample in samples:
-            first, second = equivalents[sample[0]], equivalents[sample[1]]
+    samples = MOBILE_SAMPLES + INTRO_SAMPLES + FIELD_SAMPLES
+    equivalents = {
+        c: set(re.findall(f"(?i:{re.escape(c)})", every))
+        for c in {s[i] for s in samples for i in (0, 1)}
+    }
+    exact = [*R.ATTRIBUTION_OPENERS, "--", "__"]  # matched with case
+    checks = [
+        (_MOBILE, MOBILE_SAMPLES, True), (_INTRO, INTRO_SAMPLES, True),
+        (_FIELD, FIELD_SAMPLES, True), (_STRIPPED, INTRO_SAMPLES + FIELD_SAMPLES, True),
+        (_STRIPPED, exact, False),
+    ]  # fmt: skip
+    for guard, words, ignore_case in checks:
+        for word in words:
+            first, second = ({c} for c in word[:2])
+            if ignore_case:
+                first, second = equivalents[word[0]], equivalents[word[1]]
             if guard == _MOBILE:  # split_body only tests lines that start with these
                 first &= set(R.MOBILE_INITIALS)
-            assert all(re.match(guard, a + b) for a in first for b in second), sample
-            if guard != _MOBILE:
-                assert all(re.match(_FIRST, a) for a in first), sample
-    starts = "".join(o[0] for o in R.ATTRIBUTION_OPENERS) + "-_"
-    assert all(re.match(_FIRST, c) for c in starts)
+            assert all(re.match(guard, a + b) for a in first for b in second), (guard, word)
 
 
 def test_space_is_what_strip_removes() -> None:
