@@ -15,6 +15,7 @@ PURE = (
     "quoting",
     "quoting_rules",
     "quoting_index",
+    "quoting_tail",
     "headers",
     "charsets",
     "mime",
