@@ -114,10 +114,11 @@ class _Scan(TailScan):
         Only the candidate lines can open one; there is own text above a line ("own_above")
         when a line before it is neither blank nor quoted.
         """
-        if not (self.blocks or self.openers):
+        candidates = self.history_candidates() if self.blocks or self.openers else []
+        if not candidates or candidates[0] >= end:
             return end
         first_own = self.next_unquoted(0, end)
-        for i in self.history_candidates():
+        for i in candidates:
             if i >= end:
                 break
             if not (self.blank[i] or self.gt[i]) and self._history_at(i, end, i > first_own):

@@ -86,14 +86,14 @@ class LineIndex:
 
     def next_filled(self, i: int, end: int) -> int:
         """Index of the first non-blank line in [i, end), or end (i when i >= end)."""
-        if i >= end:
+        if i >= end or not self.blank[i]:
             return i
         found = self.blank.find(0, i, end)
         return end if found < 0 else found
 
     def prev_filled(self, i: int, start: int = 0) -> int:
         """Index of the last non-blank line in [start, i], or start - 1 (i when i < start)."""
-        if i < start:
+        if i < start or not self.blank[i]:
             return i
         found = self.blank.rfind(0, start, i + 1)
         return start - 1 if found < 0 else found

@@ -316,10 +316,15 @@ _NAME_PUNCTUATION = str.maketrans("", "", "-.'’")
 
 
 def may_start_name(line: str) -> bool:
-    """Quick test on a stripped line: False when is_name_like(name_part(line)) is False (a
-    name starts with a capital letter or a lower-case particle)."""
-    first = line[:1]
-    return first.isupper() or first in _PARTICLE_INITIALS
+    """Quick test on a stripped line: False when is_name_like(name_part(line)) is False.
+
+    A name's first word is a whole word of the line and its second starts like one.
+    """
+    words = line.split(None, 2)
+    if len(words) < 2 or not _name_word(words[0]):
+        return False
+    second = words[1][0]
+    return second.isupper() or second in _PARTICLE_INITIALS
 
 
 def is_name_like(part: str) -> bool:
@@ -327,12 +332,13 @@ def is_name_like(part: str) -> bool:
     words = part.split()
     if not 2 <= len(words) <= MAX_NAME_WORDS or len(part) > MAX_NAME_CHARS:
         return False
-    for w in words:
-        if w.lower() in NAME_PARTICLES:
-            continue
-        if not w[0].isupper() or not w.translate(_NAME_PUNCTUATION).isalpha():
-            return False
-    return True
+    return all(_name_word(w) for w in words)
+
+
+def _name_word(word: str) -> bool:
+    if word.lower() in NAME_PARTICLES:
+        return True
+    return word[0].isupper() and word.translate(_NAME_PUNCTUATION).isalpha()
 
 
 def is_author_line(line: str, author: frozenset[str]) -> bool:

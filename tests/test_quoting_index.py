@@ -171,3 +171,23 @@ def test_guards_cover_every_character_that_matches() -> None:
 def test_space_is_what_strip_removes() -> None:
     space = re.compile(_SPACE)
     assert [c for c in map(chr, range(sys.maxunicode + 1)) if space.match(c)] == SPACES
+
+
+NAMES = [
+    "Jane Doe", "Paul DURAND", "Anne de la Tour", "de la Tour Anne", "Jean-Pierre O'Neil",
+    "Élodie Martin", "Jane Doe | Senior Engineer", "Jane Doe – Data team", "Jane·Doe", "Jane|Doe",
+    "Jane Doe|Acme", "van Dijk Jan", "  Jane   Doe  ", "Jane d'Arc", "J. R. R. Tolkien",
+]  # fmt: skip
+
+
+def test_quick_name_test_accepts_every_name() -> None:
+    """may_start_name is false only for lines that do not start with a name."""
+    rng = random.Random(3)
+    lines = _corpus_lines() + NAMES + [" ".join(rng.sample(NAMES, 2)) for _ in range(200)]
+    checked = 0
+    for line in lines:
+        stripped = line.strip()
+        if stripped and R.is_name_like(R.name_part(stripped)):
+            checked += 1
+            assert R.may_start_name(stripped), line
+    assert checked > 50
