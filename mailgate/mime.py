@@ -135,8 +135,27 @@ def strip_trailing_footer(text: str) -> str:
     return text
 
 
-def _filename(part: Message) -> str:
-    if not any(_may_hold_name(part.get(h)) for h in ("content-disposition", "content-type")):
+def _leaf_headers(part: Message) -> tuple[str, str | None, str]:
+    """(get_content_type(), get_content_disposition(), file name) of a part, reading its
+    Content-Type and Content-Disposition once (each lookup scans all of a message's headers)."""
+    content_type = part.get("content-type")
+    disposition = part.get("content-disposition")
+    if content_type is None:
+        ctype = part.get_default_type()
+    else:
+        ctype = _first_param(content_type)
+        ctype = ctype if ctype.count("/") == 1 else "text/plain"
+    filename = _filename(part, content_type, disposition)
+    return ctype, None if disposition is None else _first_param(disposition), filename
+
+
+def _first_param(value: object) -> str:
+    """The value before the parameters, lower-case, as email.message reads it."""
+    return str(value).partition(";")[0].strip().lower()
+
+
+def _filename(part: Message, content_type: object, disposition: object) -> str:
+    if not (_may_hold_name(content_type) or _may_hold_name(disposition)):
         return ""  # get_filename would find no parameter and return None
     try:
         name = part.get_filename()
@@ -153,7 +172,9 @@ def _may_hold_name(value: object) -> bool:
     return "name" in text.lower() or "*" in text
 
 
-def _attachment(position: int, part: Message, ctype: str, filename: str) -> AttachmentInfo:
+def _attachment(
+    position: int, part: Message, ctype: str, disposition: str | None, filename: str
+) -> AttachmentInfo:
     data = _leaf_bytes(part, ctype)
     content_id = part.get("Content-ID")
     if not filename and ctype in CONTAINER_TYPES:
@@ -171,12 +192,8 @@ def _attachment(position: int, part: Message, ctype: str, filename: str) -> Atta
         content_id=decode_header(content_id).strip("<>")[:MAX_CONTENT_ID_CHARS]
         if content_id
         else None,
-        inline=(part.get_content_disposition() or "inline") == "inline",
+        inline=(disposition or "inline") == "inline",
     )
-
-
-def _is_body_text(part: Message, ctype: str, filename: str) -> bool:
-    return ctype == "text/plain" and part.get_content_disposition() != "attachment" and not filename
 
 
 def extract_body(msg: Message) -> BodyParts:
@@ -184,14 +201,13 @@ def extract_body(msg: Message) -> BodyParts:
     body = BodyParts()
     texts: list[str] = []
     for position, part in iter_leaves(msg):
-        ctype = part.get_content_type()
-        filename = _filename(part)
+        ctype, disposition, filename = _leaf_headers(part)
         if ctype in CONTAINER_TYPES:
             inner = part.get_payload()
             if isinstance(inner, list) and inner:
                 body.embedded.append((position, inner[0]))
-            body.attachments.append(_attachment(position, part, ctype, filename))
-        elif _is_body_text(part, ctype, filename):
+            body.attachments.append(_attachment(position, part, ctype, disposition, filename))
+        elif ctype == "text/plain" and disposition != "attachment" and not filename:
             text = _leaf_text(part, ctype)
             if (texts or body.html is not None) and is_list_footer(text):
                 body.footer = text
@@ -199,13 +215,13 @@ def extract_body(msg: Message) -> BodyParts:
                 texts.append(text)
         elif (
             ctype == "text/html"
-            and part.get_content_disposition() != "attachment"
+            and disposition != "attachment"
             and not (filename and body.html is not None)
         ):
             if body.html is None:
                 body.html = _leaf_text(part, ctype)
         else:
-            body.attachments.append(_attachment(position, part, ctype, filename))
+            body.attachments.append(_attachment(position, part, ctype, disposition, filename))
     _choose_text(body, texts)
     if len(body.attachments) >= MAX_PARTS:
         body.defects.append(f"more than {MAX_PARTS} MIME parts; the rest were ignored")
