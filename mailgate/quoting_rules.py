@@ -332,7 +332,7 @@ def is_name_like(part: str) -> bool:
     words = part.split()
     if not 2 <= len(words) <= MAX_NAME_WORDS or len(part) > MAX_NAME_CHARS:
         return False
-    return all(_name_word(w) for w in words)
+    return all(map(_name_word, words))
 
 
 def _name_word(word: str) -> bool:
