@@ -305,4 +305,4 @@ class _Scan(TailScan):
                     out[-1][2] = end
                 else:
                     out.append([kind, first, end])
-        return tuple([Zone(*zone) for zone in out])
+        return tuple([Zone(kind, start, end) for kind, start, end in out])
