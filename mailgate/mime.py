@@ -68,8 +68,8 @@ def iter_leaves(msg: Message) -> Iterator[tuple[int, Message]]:
     position = 0
     while stack and position < MAX_PARTS:
         part, depth = stack.pop()
+        payload = part.get_payload()  # (on a leaf it may raise: malformed mail is refused)
         if part.is_multipart() and part.get_content_type() not in CONTAINER_TYPES:
-            payload = part.get_payload()
             if depth < MAX_MIME_DEPTH and isinstance(payload, list):
                 stack.extend((child, depth + 1) for child in reversed(payload))
             continue
