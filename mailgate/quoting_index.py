@@ -39,6 +39,8 @@ LINE_START_RE = re.compile(
     rf"{_SPACE}*+(?={_STRIPPED})(?:"
     # a line that starts like an attribution (quoting_rules.opens_attribution)
     rf"(?P<opener>{_OPENERS})|"
+    # a "-- " signature delimiter (the signature pass wants it without the white space)
+    r"(?P<dash>--[^\S\n]*(?=\n|\Z))|"
     # a "-----Original Message-----" or "---- Forwarded message ----" separator, a "_____"
     # rule, a "From:" / "De :" field, "Begin forwarded message:"
     r"(?P<block>--[^\n]*--[^\S\n]*(?=\n|\Z)|_{20}|"
@@ -50,7 +52,9 @@ LINE_START_RE = re.compile(
 class LineIndex:
     """Per line: blank, quoted with '>' (quoting_rules.is_gt); the candidate lines in order."""
 
-    __slots__ = ("blank", "blocks", "gt", "lines", "mobile", "n", "openers", "quote_runs")
+    __slots__ = (
+        "blank", "blocks", "dashes", "gt", "lines", "mobile", "n", "openers", "quote_runs",
+    )  # fmt: skip
 
     def __init__(self, text: str, lines: list[str]) -> None:
         """`lines` is ``text.split("\\n")``."""
@@ -63,6 +67,7 @@ class LineIndex:
         self.mobile: list[int] = []  # may be a "Sent from my iPhone" signature
         self.openers: list[int] = []  # start like an attribution ("On ", "Le "...)
         self.blocks: list[int] = []  # may open a history block (separator, rule, field...)
+        self.dashes: list[int] = []  # may be a "-- " signature delimiter
         self._scan(text)
 
     def _scan(self, text: str) -> None:
@@ -81,6 +86,8 @@ class LineIndex:
                 self.blocks.append(line)
             elif kind == "opener":
                 self.openers.append(line)
+            elif kind == "dash":
+                self.dashes.append(line)
             else:
                 self.mobile.append(line)
 

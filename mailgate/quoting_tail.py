@@ -10,6 +10,8 @@ with the passes before these.
 
 from __future__ import annotations
 
+import bisect
+
 from mailgate import quoting_rules as R
 from mailgate.quoting_index import LineIndex
 
@@ -79,15 +81,13 @@ class TailScan(LineIndex):
 
     def _dash_signature(self, first: int, end: int) -> int:
         """Index of the last "-- " delimiter in [first, end) with a short block below, or -1."""
-        count, blank, lines = 0, self.blank, self.lines
-        for i in range(end - 1, first - 1, -1):
-            if blank[i]:
-                continue
-            if lines[i].rstrip() == "--":
-                return i
-            count += 1
-            if count > R.MAX_DASH_SIGNATURE_LINES:
-                break
+        at = bisect.bisect_left(self.dashes, end) - 1
+        while at >= 0 and self.dashes[at] >= first:
+            i = self.dashes[at]
+            if self.lines[i].rstrip() == "--":
+                below = self.blank.count(0, i + 1, end)  # non-blank lines under it
+                return i if below <= R.MAX_DASH_SIGNATURE_LINES else -1
+            at -= 1
         return -1
 
     def _named_signature(self, first: int, end: int) -> int:

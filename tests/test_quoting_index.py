@@ -92,6 +92,7 @@ def _is_block(line: str) -> bool:
 def test_index_is_a_superset_of_the_exact_tests() -> None:
     tricky = LineIndex("\n".join(TRICKY_LINES), TRICKY_LINES)
     assert tricky.mobile and tricky.openers and tricky.blocks and tricky.quote_runs
+    assert tricky.dashes
     for text in _texts():
         lines = text.split("\n")
         index = LineIndex(text, lines)
@@ -107,6 +108,8 @@ def test_index_is_a_superset_of_the_exact_tests() -> None:
                 assert i in openers, line
             if line.strip() and _is_block(line):
                 assert i in blocks, line
+            if line.rstrip() == "--":
+                assert i in index.dashes, line
 
 
 def _alternatives(group: str) -> list[str]:
