@@ -21,11 +21,11 @@ _SPACE = "[\t\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u
 # Quick tests that reject most lines before the slower alternatives that ignore case. They are
 # spelled out with every character that matches when case is ignored ('İ' and 'ı' match 'i');
 # tests/test_quoting_index.py checks them.
-# How what follows the leading white space starts: "*", "--", "__", an opener ("On", "Le",
+# How what follows the leading white space starts: "*From", "--", "__", an opener ("On", "Le",
 # "Am", "El", "Il", "Op", "De(n)"), a field ("De", "Fr(om)", "Vo(n)"), an intro (below).
-_STRIPPED = r"\*|[-_DdFfVvOLAEIBbaiİı][-_nmlpeErRoOÉéNn]"
+_STRIPPED = r"\*[DdFfVv]|[-_DdFfVvOLAEIBbaiİı][-_nmlpeErRoOÉéNn]"
 _MOBILE = f"[{R.MOBILE_INITIALS}][NnEeÉéBbOo]"  # "En(voyé)", "Se(nt)", "Ob(tenir)"...
-_FIELD = r"\*|[DdFfVv][EeRrOo]"  # "*", "De", "Fr(om)", "Vo(n)"
+_FIELD = r"\*[DdFfVv]|[DdFfVv][EeRrOo]"  # "*D(e)", "De", "Fr(om)", "Vo(n)"
 _INTRO = "[DdBbAaIiİı][ÉéEeNn]"  # "Dé(but)", "Be(gin)", "An(fang)", "In(icio)"
 # Searched in "\n" + text, so that every line starts right after a "\n". The alternatives
 # exclude each other (they need different first characters).
