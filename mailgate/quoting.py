@@ -114,7 +114,9 @@ class _Scan(TailScan):
         Only the candidate lines can open one; there is own text above a line ("own_above")
         when a line before it is neither blank nor quoted.
         """
-        candidates = self.history_candidates() if self.blocks or self.openers else []
+        if not self.openers and (not self.blocks or self.blocks[0] >= end):
+            return end  # (a list footer's rule is a candidate: it is past the end)
+        candidates = self.history_candidates()
         if not candidates or candidates[0] >= end:
             return end
         first_own = self.next_unquoted(0, end)
