@@ -144,10 +144,16 @@ def decode_header(value: object | None) -> str:
     """Unfold and fully decode one header value to clean text."""
     if value is None:
         return ""
-    text = _FOLD.sub(" ", raw_to_text(value))
+    text = raw_to_text(value)
+    if "\n" in text:  # the patterns below only change text that has these characters
+        text = _FOLD.sub(" ", text)
     if "=?" in text:
         text = decode_words(text)
-    return safe_text(_WS.sub(" ", text.replace("\r", " ").replace("\n", " ")).strip())
+    if "\r" in text or "\n" in text:
+        text = text.replace("\r", " ").replace("\n", " ")
+    if "\t" in text or "  " in text:
+        text = _WS.sub(" ", text)
+    return safe_text(text.strip())
 
 
 def _translate_date_words(value: str) -> str:
@@ -167,7 +173,10 @@ def parse_date(
     """
     if not value:
         return None
-    text = _WS.sub(" ", _FOLD.sub(" ", value)).strip()
+    text = _FOLD.sub(" ", value) if "\n" in value else value
+    if "\t" in text or "  " in text:
+        text = _WS.sub(" ", text)
+    text = text.strip()
     parsed = parsedate_tz(text)
     if parsed is None or parsed[0] < 1:
         parsed = parsedate_tz(_translate_date_words(text))

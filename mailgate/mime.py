@@ -68,7 +68,7 @@ def iter_leaves(msg: Message) -> Iterator[tuple[int, Message]]:
     position = 0
     while stack and position < MAX_PARTS:
         part, depth = stack.pop()
-        payload = part.get_payload()
+        payload = part.get_payload()  # (on a leaf it may raise: malformed mail is refused)
         if part.is_multipart() and part.get_content_type() not in CONTAINER_TYPES:
             if depth < MAX_MIME_DEPTH and isinstance(payload, list):
                 stack.extend((child, depth + 1) for child in reversed(payload))
@@ -84,7 +84,12 @@ def part_at(msg: Message, position: int) -> Message | None:
 
 def part_bytes(part: Message) -> bytes:
     """The decoded content of a leaf part (an attached message is serialised)."""
-    if part.get_content_type() in CONTAINER_TYPES:
+    return _leaf_bytes(part, part.get_content_type())
+
+
+def _leaf_bytes(part: Message, ctype: str) -> bytes:
+    """part_bytes for a part whose content type (get_content_type) is known."""
+    if ctype in CONTAINER_TYPES:
         inner = part.get_payload()
         if isinstance(inner, list) and inner:
             return inner[0].as_bytes()
@@ -96,7 +101,11 @@ def part_bytes(part: Message) -> bytes:
 
 def part_text(part: Message) -> str:
     """Decoded text of a text part, with charset fallbacks."""
-    raw = part_bytes(part)
+    return _leaf_text(part, part.get_content_type())
+
+
+def _leaf_text(part: Message, ctype: str) -> str:
+    raw = _leaf_bytes(part, ctype)
     text = decode_bytes(raw, part.get_content_charset())
     return safe_text(text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT_CHARS])
 
@@ -126,7 +135,28 @@ def strip_trailing_footer(text: str) -> str:
     return text
 
 
-def _filename(part: Message) -> str:
+def _leaf_headers(part: Message) -> tuple[str, str | None, str]:
+    """(get_content_type(), get_content_disposition(), file name) of a part, reading its
+    Content-Type and Content-Disposition once (each lookup scans all of a message's headers)."""
+    content_type = part.get("content-type")
+    disposition = part.get("content-disposition")
+    if content_type is None:
+        ctype = part.get_default_type()
+    else:
+        ctype = _first_param(content_type)
+        ctype = ctype if ctype.count("/") == 1 else "text/plain"
+    filename = _filename(part, content_type, disposition)
+    return ctype, None if disposition is None else _first_param(disposition), filename
+
+
+def _first_param(value: object) -> str:
+    """The value before the parameters, lower-case, as email.message reads it."""
+    return str(value).partition(";")[0].strip().lower()
+
+
+def _filename(part: Message, content_type: object, disposition: object) -> str:
+    if not (_may_hold_name(content_type) or _may_hold_name(disposition)):
+        return ""  # get_filename would find no parameter and return None
     try:
         name = part.get_filename()
     except (LookupError, UnicodeError, ValueError):
@@ -134,10 +164,19 @@ def _filename(part: Message) -> str:
     return decode_header(name) if name else ""
 
 
-def _attachment(position: int, part: Message, filename: str) -> AttachmentInfo:
-    data = part_bytes(part)
+def _may_hold_name(value: object) -> bool:
+    """A "filename" or "name" parameter, or an RFC 2231 one ("*"), may be in this header."""
+    if value is None:
+        return False
+    text = str(value)
+    return "name" in text.lower() or "*" in text
+
+
+def _attachment(
+    position: int, part: Message, ctype: str, disposition: str | None, filename: str
+) -> AttachmentInfo:
+    data = _leaf_bytes(part, ctype)
     content_id = part.get("Content-ID")
-    ctype = part.get_content_type()
     if not filename and ctype in CONTAINER_TYPES:
         inner = part.get_payload()
         subject = (
@@ -153,12 +192,8 @@ def _attachment(position: int, part: Message, filename: str) -> AttachmentInfo:
         content_id=decode_header(content_id).strip("<>")[:MAX_CONTENT_ID_CHARS]
         if content_id
         else None,
-        inline=(part.get_content_disposition() or "inline") == "inline",
+        inline=(disposition or "inline") == "inline",
     )
-
-
-def _is_body_text(part: Message, ctype: str, filename: str) -> bool:
-    return ctype == "text/plain" and part.get_content_disposition() != "attachment" and not filename
 
 
 def extract_body(msg: Message) -> BodyParts:
@@ -166,30 +201,27 @@ def extract_body(msg: Message) -> BodyParts:
     body = BodyParts()
     texts: list[str] = []
     for position, part in iter_leaves(msg):
-        ctype = part.get_content_type()
-        filename = _filename(part)
+        ctype, disposition, filename = _leaf_headers(part)
         if ctype in CONTAINER_TYPES:
             inner = part.get_payload()
             if isinstance(inner, list) and inner:
                 body.embedded.append((position, inner[0]))
-            body.attachments.append(_attachment(position, part, filename))
-        elif _is_body_text(part, ctype, filename):
-            text = part_text(part)
-            if (texts and is_list_footer(text)) or (
-                not texts and is_list_footer(text) and body.html is not None
-            ):
+            body.attachments.append(_attachment(position, part, ctype, disposition, filename))
+        elif ctype == "text/plain" and disposition != "attachment" and not filename:
+            text = _leaf_text(part, ctype)
+            if (texts or body.html is not None) and is_list_footer(text):
                 body.footer = text
             else:
                 texts.append(text)
         elif (
             ctype == "text/html"
-            and part.get_content_disposition() != "attachment"
+            and disposition != "attachment"
             and not (filename and body.html is not None)
         ):
             if body.html is None:
-                body.html = part_text(part)
+                body.html = _leaf_text(part, ctype)
         else:
-            body.attachments.append(_attachment(position, part, filename))
+            body.attachments.append(_attachment(position, part, ctype, disposition, filename))
     _choose_text(body, texts)
     if len(body.attachments) >= MAX_PARTS:
         body.defects.append(f"more than {MAX_PARTS} MIME parts; the rest were ignored")
@@ -197,7 +229,7 @@ def extract_body(msg: Message) -> BodyParts:
 
 
 def _choose_text(body: BodyParts, texts: list[str]) -> None:
-    if len(texts) == 1 and is_list_footer(texts[0]) and body.html is not None:
+    if len(texts) == 1 and body.html is not None and is_list_footer(texts[0]):
         body.footer, texts = texts[0], []
     if texts:
         body.text = "\n\n".join(t.rstrip("\n") for t in texts if t.strip()) or texts[0]

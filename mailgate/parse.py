@@ -33,7 +33,7 @@ from mailgate.headers import (
 )
 from mailgate.mime import AttachmentInfo, BodyParts, extract_body, strip_trailing_footer
 from mailgate.models import ADDRESS_LENGTH
-from mailgate.subjects import strip_prefixes, subject_key
+from mailgate.subjects import strip_prefixes, stripped_key
 
 MAX_FUTURE = timedelta(days=2)
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -264,8 +264,8 @@ def _build(
     defects.extend(body.defects)
     date, offset, date_source = _choose_date(source_headers, arrival, default_tz, defects)
     subject = decode_header(_first(headers, "subject"))
-    _stripped, reply, _forward = strip_prefixes(subject)
-    key = subject_key(subject)
+    stripped, reply, _forward = strip_prefixes(subject)
+    key = stripped_key(stripped)
     body_key = _body_key(body)
     mid = ids.clean_mid(_first(headers, "message-id"))
     synthetic = not mid

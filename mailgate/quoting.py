@@ -4,7 +4,10 @@ The ingest pipeline calls :func:`split_body` once on every message's decoded tex
 people profiles and digests then use :attr:`Split.own_text` (the author's new text) so that quoted
 history, signatures, legal disclaimers and list footers never make a search hit or an expertise
 keyword. The function is pure (no I/O), linear in the size of the body and not recursive; the
-patterns and one-line tests live in :mod:`mailgate.quoting_rules`.
+patterns and one-line tests live in :mod:`mailgate.quoting_rules`. It runs on every imported
+message, so the passes below only test the few candidate lines that
+:mod:`mailgate.quoting_index` finds with whole-text patterns, not every line; pass 5 lives in
+:mod:`mailgate.quoting_tail`.
 
 Zones are half-open line ranges over ``text.split("\\n")``; blank lines between zones belong to
 no zone. The passes, in order:
@@ -27,12 +30,12 @@ import itertools
 from dataclasses import dataclass
 
 from mailgate import quoting_rules as R
+from mailgate.quoting_tail import TailScan
 
 ZONE_KINDS = ("own", "signature", "disclaimer", "attribution", "quote",
               "fwd-header", "forwarded", "footer")  # fmt: skip
 
 _HISTORY_GROUPS = frozenset({"sent", "to", "subject"})
-_MOBILE_INITIALS = frozenset("EeSsGgTtOoVvHh")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,7 @@ def split_body(text: str, *, author_name: str = "", author_address: str = "") ->
     starts with the author's name.
     """
     lines = text.split("\n")
-    scan = _Scan(lines, R.author_tokens(author_name, author_address))
+    scan = _Scan(text, lines, (author_name, author_address))
     end = scan.mark_footer()
     history = scan.mark_history(end)
     scan.mark_gt_blocks(history)
@@ -75,45 +78,21 @@ def split_body(text: str, *, author_name: str = "", author_address: str = "") ->
     return Split(tuple(lines), scan.zones())
 
 
-class _Scan:
-    """Per-message state: one zone kind per line, None for (so far) own text."""
+class _Scan(TailScan):
+    """Passes 1 to 4 and the zones (pass 5 and the per-line kinds: quoting_tail).
 
-    __slots__ = ("author", "blank", "gt", "kinds", "lines", "n")
+    Line loops run over the few candidate lines of the index (see quoting_index), not over
+    every line: a long patch without quotes costs a few whole-text scans.
+    """
 
-    def __init__(self, lines: list[str], author: frozenset[str]) -> None:
-        self.lines = lines
-        self.n = len(lines)
-        self.kinds: list[str | None] = [None] * self.n
-        self.blank = [R.is_blank(x) for x in lines]
-        self.gt = [R.is_gt(x) for x in lines]
-        self.author = author
-
-    def fill(self, kind: str, start: int, end: int) -> None:
-        self.kinds[start:end] = [kind] * (end - start)
-
-    def next_filled(self, i: int, end: int) -> int:
-        """Index of the first non-blank line in [i, end), or end."""
-        while i < end and self.blank[i]:
-            i += 1
-        return i
-
-    def prev_filled(self, i: int, start: int = 0) -> int:
-        """Index of the last non-blank line in [start, i], or start - 1."""
-        while i >= start and self.blank[i]:
-            i -= 1
-        return i
-
-    def paragraph_start(self, last: int, first: int = 0) -> int:
-        while last > first and not self.blank[last - 1]:
-            last -= 1
-        return last
+    __slots__ = ()
 
     # -- 1. list footer
 
     def mark_footer(self) -> int:
         """Mark a Mailman-style footer paragraph ending the body; return where content ends."""
         last = self.prev_filled(self.n - 1)
-        start = self.paragraph_start(last) if last >= 0 else 0
+        start = self.paragraph_start(last, max(last - R.MAX_FOOTER_LINES - 1, 0))
         if last - start > R.MAX_FOOTER_LINES or last <= start:
             return self.n
         rule = self.lines[start].strip()
@@ -130,14 +109,22 @@ class _Scan:
     # -- 2. unmarked history (top-posting): everything below is quote or forwarded text
 
     def mark_history(self, end: int) -> int:
-        """Find and mark the first unmarked history block; return its first line (or end)."""
-        own_above = False
-        for i in range(end):
-            if self.blank[i] or self.gt[i]:
-                continue
-            if self._history_at(i, end, own_above):
+        """Find and mark the first unmarked history block; return its first line (or end).
+
+        Only the candidate lines can open one; there is own text above a line ("own_above")
+        when a line before it is neither blank nor quoted.
+        """
+        if not self.openers and (not self.blocks or self.blocks[0] >= end):
+            return end  # (a list footer's rule is a candidate: it is past the end)
+        candidates = self.history_candidates()
+        if not candidates or candidates[0] >= end:
+            return end
+        first_own = self.next_unquoted(0, end)
+        for i in candidates:
+            if i >= end:
+                break
+            if not (self.blank[i] or self.gt[i]) and self._history_at(i, end, i > first_own):
                 return i
-            own_above = True
         return end
 
     def _history_at(self, i: int, end: int, own_above: bool) -> bool:
@@ -208,10 +195,10 @@ class _Scan:
         """End of the (possibly wrapped) attribution starting at line i, or 0."""
         line = self.lines[i]
         if R.is_attribution_end(line):
-            if R.opens_dated_attribution(line) or self._gt_follows(i + 1, end):
+            if R.opens_dated_attribution(line) or self.gt_follows(i + 1, end):
                 return i + 1
             return 0
-        if R.is_loose_attribution(line) and self._gt_follows(i + 1, end):
+        if R.is_loose_attribution(line) and self.gt_follows(i + 1, end):
             return i + 1  # "* John <john@example.com> [2025-03-03 10:15]:" above '>' lines
         if i + 1 < end and R.opens_dated_attribution(line) and not self.gt[i + 1]:
             joined = f"{line.rstrip()} {self.lines[i + 1].strip()}"
@@ -219,35 +206,32 @@ class _Scan:
                 return i + 2  # "Le mar. 4 mars 2025 à 09:12, X <" / "x@y> a écrit :"
         return 0
 
-    def _gt_follows(self, i: int, end: int) -> bool:
-        j = self.next_filled(i, end)
-        return j < end and self.gt[j]
-
     def _mark_attributions(self, end: int) -> int:
         """Mark unquoted attribution lines above end; return the first one's index (or end)."""
-        first, i = end, 0
-        while i < end:
-            stop = 0
-            if not self.gt[i] and not self.blank[i]:
-                line = self.lines[i]
-                if line.rstrip()[-1] == ":" or R.opens_attribution(line):
-                    stop = self._attribution_stop(i, end)
-            if stop:
-                self.fill("attribution", i, stop)
-                first, i = min(first, i), stop
-            else:
-                i += 1
+        first, after = end, 0
+        for i in self.attribution_candidates():
+            if i >= end:
+                break
+            if i < after or self.gt[i] or self.blank[i]:
+                continue  # inside the attribution found above
+            line = self.lines[i]
+            if line.rstrip()[-1] == ":" or R.opens_attribution(line):
+                stop = self._attribution_stop(i, end)
+                if stop:
+                    self.fill("attribution", i, stop)
+                    first, after = min(first, i), stop
         return first
 
     def _gt_runs(self, end: int) -> list[tuple[int, int]]:
         """Maximal runs of '>' lines above end, skipping mboxrd-escaped "From " runs."""
         runs: list[tuple[int, int]] = []
-        start = 0
-        for quoted, group in itertools.groupby(self.gt[:end]):
-            stop = start + sum(1 for _ in group)
-            if quoted and not all(R.is_mboxrd_from(x) for x in self.lines[start:stop]):
+        for start, stop in self.quote_runs:
+            if start >= end:
+                break
+            stop = min(stop, end)
+            mboxrd = R.is_mboxrd_from(self.lines[start])  # most runs: no, look no further
+            if not mboxrd or not all(R.is_mboxrd_from(x) for x in self.lines[start:stop]):
                 runs.append((start, stop))
-            start = stop
         return runs
 
     def _gt_headings(self, runs: list[tuple[int, int]], end: int) -> bool:
@@ -261,6 +245,8 @@ class _Scan:
 
     def mark_gt_blocks(self, end: int) -> None:
         """Mark '>' blocks above end as quotes, with attribution lines; keep own '>' lines."""
+        if not (self.quote_runs or self.openers):
+            return
         first_attribution = self._mark_attributions(end)
         runs = self._gt_runs(end)
         if first_attribution >= end and self._gt_headings(runs, end):
@@ -269,10 +255,10 @@ class _Scan:
             self.fill("quote", start, stop)
             inner = R.strip_gt(self.lines[start])
             if start < first_attribution and R.is_dated_attribution(inner):
-                self.kinds[start] = "attribution"  # iPhone: the attribution is inside the quote
+                self.fill("attribution", start, start + 1)  # iPhone: it is inside the quote
         for (_, a_stop), (b_start, _) in itertools.pairwise(runs):
             if b_start == a_stop + 1 and self._lost_its_marker(a_stop):
-                self.kinds[a_stop] = "quote"
+                self.fill("quote", a_stop, a_stop + 1)
 
     def _lost_its_marker(self, i: int) -> bool:
         """A line between two '>' lines that continues the long quoted line above it."""
@@ -300,117 +286,25 @@ class _Scan:
                 return True
         return False
 
-    # -- 5. the last own block: disclaimers, mobile, delimited and undelimited signatures
-
-    def mark_tail(self) -> None:
-        """Find disclaimers and the signature at the end of the last block of own lines."""
-        last = self.n - 1
-        while last >= 0 and (self.kinds[last] is not None or self.blank[last]):
-            last -= 1
-        first = last
-        while first > 0 and self.kinds[first - 1] is None:
-            first -= 1
-        if last < 0:
-            return
-        first = self.next_filled(first, last + 1)
-        end = self._strip_boilerplate(first, last + 1)
-        sig = self._dash_signature(first, end)
-        if sig < 0:
-            sig = self._named_signature(first, end)
-        if sig >= 0:
-            self.fill("signature", sig, end)
-
-    def _strip_boilerplate(self, first: int, end: int) -> int:
-        """Mark disclaimer / mobile-signature paragraphs ending [first, end); return new end."""
-        last = self.prev_filled(end - 1, first)
-        while last >= first:
-            start = self.paragraph_start(last, first)
-            if R.is_disclaimer(self.lines[start]):
-                self.fill("disclaimer", start, last + 1)
-            elif last - start < 2 and R.is_mobile_signature(self.lines[start]):
-                self.fill("signature", start, last + 1)
-            else:
-                return last + 1
-            last = self.prev_filled(start - 1, first)
-        return first
-
-    def _dash_signature(self, first: int, end: int) -> int:
-        """Index of the last "-- " delimiter in [first, end) with a short block below, or -1."""
-        count = 0
-        for i in range(end - 1, first - 1, -1):
-            if self.blank[i]:
-                continue
-            if self.lines[i].rstrip() == "--":
-                return i
-            count += 1
-            if count > R.MAX_DASH_SIGNATURE_LINES:
-                break
-        return -1
-
-    def _named_signature(self, first: int, end: int) -> int:
-        """Start of a block of short lines opened by a name (the author's, ideally), or -1."""
-        best, count = -1, 0
-        for i in range(end - 1, first, -1):
-            if self.blank[i]:
-                continue
-            count += 1
-            line = self.lines[i]
-            if count > R.MAX_SIGNATURE_LINES:
-                break
-            if len(line.strip()) > R.MAX_SIGNATURE_LINE_CHARS and not R.is_disclaimer(line):
-                break
-            if self._opens_signature(i, first, end):
-                best = i
-        return best
-
-    def _opens_signature(self, i: int, first: int, end: int) -> bool:
-        if self.blank[i - 1]:
-            above = self.prev_filled(i - 1, first)
-            after_closing = above >= first and R.is_closing(self.lines[above])
-        elif R.is_closing(self.lines[i - 1]):
-            after_closing = True
-        else:
-            return False  # a signature starts a paragraph or follows "Cordialement,"
-        line = self.lines[i].strip()
-        if R.is_author_line(line, self.author):
-            return True
-        if line[-1] in R.SENTENCE_END or R.is_closing(line):
-            return False  # "Viele Grüße" is capitalised too
-        if not R.is_name_like(R.name_part(line)):
-            return False
-        below = [x.strip() for x in self.lines[i + 1 : end] if not R.is_blank(x)]
-        if not below:
-            return False
-        if after_closing or any(R.has_contact(x) for x in below):
-            return True
-        # name / job title / company: short plain lines, not all of them names (a list of people)
-        return (
-            len(below) <= R.MAX_BARE_SIGNATURE_LINES
-            and all(len(x) <= R.MAX_NAME_CHARS and x[-1] not in R.SENTENCE_END for x in below)
-            and not all(R.is_name_like(x) for x in below)
-        )
-
-    def mark_mobile_lines(self) -> None:
-        """'Sent from my iPhone' anywhere in the own text is a signature."""
-        for i, line in enumerate(self.lines):
-            if line[:1] in _MOBILE_INITIALS and self.kinds[i] is None:
-                self.kinds[i] = "signature" if R.is_mobile_signature(line) else None
-
     # -- zones
 
     def zones(self) -> tuple[Zone, ...]:
-        """Group non-blank lines by kind; blank lines inside one kind join it."""
-        out: list[Zone] = []
-        kind, start, stop = "", 0, 0
-        for i in range(self.n):
-            if self.blank[i]:
-                continue
-            k = self.kinds[i] or "own"
-            if k != kind:
-                if kind:
-                    out.append(Zone(kind, start, stop))
-                kind, start = k, i
-            stop = i + 1
-        if kind:
-            out.append(Zone(kind, start, stop))
-        return tuple(out)
+        """Group non-blank lines by kind; blank lines inside one kind join it.
+
+        Works on the ranges between the ends of the filled ranges (one kind each): a range of
+        blank lines only is skipped, so the ranges on either side of it join when they are of
+        the same kind.
+        """
+        out: list[list] = []  # [kind, start, end]
+        blank, kinds = self.blank, self.kinds
+        points = sorted({0, self.n, *itertools.chain.from_iterable(self.filled)})
+        for start, stop in itertools.pairwise(points):
+            first = self.next_filled(start, stop) if blank[start] else start
+            if first < stop:
+                end = self.prev_filled(stop - 1, first) + 1 if blank[stop - 1] else stop
+                kind = kinds[start] or "own"
+                if out and out[-1][0] == kind:
+                    out[-1][2] = end
+                else:
+                    out.append([kind, first, end])
+        return tuple([Zone(kind, start, end) for kind, start, end in out])

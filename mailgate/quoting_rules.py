@@ -8,6 +8,7 @@ here looks at more than one line; block-level decisions live in :mod:`mailgate.q
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -34,6 +35,8 @@ MIN_WRAPPED_QUOTE_CHARS = 60  # a quoted line this long may have been re-wrapped
 MAX_FYI_LINES = 4  # own lines above a header block that may announce a forward
 FYI_SCAN_CHARS = 200  # of each of those lines
 DISCLAIMER_SCAN_CHARS = 160  # a disclaimer says what it is early in its first line
+NAME_CACHE_SIZE = 4_096  # names whose words are kept (a list has few regular posters)
+DISCLAIMER_CACHE_SIZE = 1_024  # lines tested: twice in a message, and disclaimers repeat
 
 # In these str patterns \s also matches the (narrow) no-break space Word puts before ':'.
 
@@ -75,11 +78,15 @@ ORIGINAL_MESSAGE_RE = re.compile(
     r".{1,120}?\s(?:wrote|a [ée]crit|schrieb)\s*:)\s*-{2,}$",
     re.IGNORECASE,
 )
+# "Begin forwarded message:" (Apple Mail) without dashes around it.
+FORWARD_INTRO = (
+    r"(?:D[ée]but du message r[ée]exp[ée]di[ée]|Begin forwarded message|"
+    r"Anfang der weitergeleiteten Nachricht|Inicio del mensaje reenviado)"
+)
 FORWARD_MARKER_RE = re.compile(
     r"^(?:-{2,}\s*(?:Forwarded message|Message transf[ée]r[ée]|Weitergeleitete Nachricht|"
     r"Mensaje reenviado|Messaggio inoltrato|Doorgestuurd bericht)\s*-{2,}|"
-    r"(?:D[ée]but du message r[ée]exp[ée]di[ée]|Begin forwarded message|"
-    r"Anfang der weitergeleiteten Nachricht|Inicio del mensaje reenviado)\s*:)$",
+    rf"{FORWARD_INTRO}\s*:)$",
     re.IGNORECASE,
 )
 UNDERSCORE_RULE_RE = re.compile(r"^_{20,}$")
@@ -93,20 +100,22 @@ FYI_RE = re.compile(
 # --- mailing-list footers ------------------------------------------------------------------------
 
 FOOTER_HINT_RE = re.compile(
-    r"mailing list|/listinfo|/mailman/|liste de diffusion|mailingliste|unsubscribe|"
-    r"d[ée]sinscri|abmelden|list-unsubscribe",
+    r"(?=[mMlLuUdDaA/])"  # how the words below start (a quick test at each position)
+    r"(?:mailing list|/listinfo|/mailman/|liste de diffusion|mailingliste|unsubscribe|"
+    r"d[ée]sinscri|abmelden|list-unsubscribe)",
     re.IGNORECASE,
 )
 
 # --- signatures ----------------------------------------------------------------------------------
 
-MOBILE_SIGNATURE_RE = re.compile(
-    r"^(?:Envoy[ée] (?:de|depuis|[àa] partir de) (?:mon|ma|l['’])|Envoy[ée] [àa] partir d['’]|"
+MOBILE_SIGNATURE = (
+    r"(?:Envoy[ée] (?:de|depuis|[àa] partir de) (?:mon|ma|l['’])|Envoy[ée] [àa] partir d['’]|"
     r"Sent from (?:my|Outlook|Mail|Yahoo)|"
     r"Sent (?:with|via) |Get Outlook for|T[ée]l[ée]charger Outlook|Obten(?:ir|ez) Outlook pour|"
-    r"Von meinem .{1,40} gesendet|Gesendet von (?:meinem|Outlook|Mail)|Holen Sie sich Outlook)",
-    re.IGNORECASE,
+    r"Von meinem .{1,40} gesendet|Gesendet von (?:meinem|Outlook|Mail)|Holen Sie sich Outlook)"
 )
+MOBILE_SIGNATURE_RE = re.compile("^" + MOBILE_SIGNATURE, re.IGNORECASE)
+MOBILE_INITIALS = "EeSsGgTtOoVvHh"  # how MOBILE_SIGNATURE lines start
 CLOSING_RE = re.compile(
     r"^(?:(?:bien |tr[èe]s )?cordialement|bien (?:[àa] (?:vous|toi)|amicalement)|amicalement|"
     r"amiti[ée]s|bonne (?:journ[ée]e|soir[ée]e|semaine|fin de semaine|continuation)|"
@@ -130,6 +139,7 @@ GREETING_RE = re.compile(
     re.IGNORECASE,
 )
 NAME_PARTICLES = frozenset({"de", "du", "des", "von", "van", "der", "le", "la", "di", "da", "el"})
+_PARTICLE_INITIALS = frozenset(p[0] for p in NAME_PARTICLES)
 
 # --- legal disclaimers (tested on the first line of a paragraph) ---------------------------------
 
@@ -182,6 +192,7 @@ DISCLAIMER_WORDS = (
     "capital", "r.c.s", "rcs", "sire", "imprim", "environment", "registered", "gesch", "sitz",
     "gericht", "hrb",
 )  # fmt: skip
+DISCLAIMER_WORDS_RE = re.compile("|".join(map(re.escape, DISCLAIMER_WORDS)))
 
 
 # --- one-line tests ------------------------------------------------------------------------------
@@ -235,7 +246,7 @@ def opens_attribution(line: str) -> bool:
 def opens_dated_attribution(line: str) -> bool:
     """'Le 12/03/2025 ...', 'On Mon, 3 Mar 2025 ...' (not 'Le rapport que Paul a écrit :')."""
     s = line.lstrip()
-    return s.startswith(ATTRIBUTION_OPENERS) and any(c.isdigit() for c in s)
+    return s.startswith(ATTRIBUTION_OPENERS) and any(map(str.isdigit, s))
 
 
 def is_dated_attribution(line: str) -> bool:
@@ -252,11 +263,15 @@ def header_field(line: str) -> str | None:
 
 
 def is_disclaimer(line: str) -> bool:
-    s = line.strip()[:DISCLAIMER_SCAN_CHARS]
+    return _disclaimer_start(line.strip()[:DISCLAIMER_SCAN_CHARS])
+
+
+@functools.lru_cache(maxsize=DISCLAIMER_CACHE_SIZE)
+def _disclaimer_start(s: str) -> bool:
     if DISCLAIMER_START_RE.match(s):
         return True
-    low = s.lower()
-    return any(w in low for w in DISCLAIMER_WORDS) and DISCLAIMER_ANYWHERE_RE.search(s) is not None
+    has_word = DISCLAIMER_WORDS_RE.search(s.lower()) is not None  # one of DISCLAIMER_WORDS
+    return has_word and DISCLAIMER_ANYWHERE_RE.search(s) is not None
 
 
 def is_mobile_signature(line: str) -> bool:
@@ -278,16 +293,18 @@ def has_contact(line: str) -> bool:
     return CONTACT_RE.search(line[:MAX_SIGNATURE_LINE_CHARS]) is not None
 
 
-def _words(text: str) -> list[str]:
+@functools.lru_cache(maxsize=NAME_CACHE_SIZE)
+def _words(text: str) -> tuple[str, ...]:
     folded = unicodedata.normalize("NFKD", text.lower())
     letters = (c if c.isalpha() else " " for c in folded if not unicodedata.combining(c))
-    return "".join(letters).split()
+    return tuple("".join(letters).split())
 
 
+@functools.lru_cache(maxsize=NAME_CACHE_SIZE)
 def author_tokens(name: str, address: str) -> frozenset[str]:
     """Accent-folded words of the From display name and address local part."""
     local = address.partition("@")[0]
-    return frozenset(w for w in _words(name) + _words(local) if len(w) > 1)
+    return frozenset(w for w in (*_words(name), *_words(local)) if len(w) > 1)
 
 
 def name_part(line: str) -> str:
@@ -298,23 +315,41 @@ def name_part(line: str) -> str:
 _NAME_PUNCTUATION = str.maketrans("", "", "-.'’")
 
 
+def may_start_name(line: str) -> bool:
+    """Quick test on a stripped line: False when is_name_like(name_part(line)) is False.
+
+    A name's first word is a whole word of the line and its second starts like one.
+    """
+    words = line.split(None, 2)
+    if len(words) < 2 or not _name_word(words[0]):
+        return False
+    second = words[1][0]
+    return second.isupper() or second in _PARTICLE_INITIALS
+
+
 def is_name_like(part: str) -> bool:
     """'Jane Doe', 'Paul DURAND', 'Anne de la Tour': 2-4 capitalised words, no digits."""
     words = part.split()
     if not 2 <= len(words) <= MAX_NAME_WORDS or len(part) > MAX_NAME_CHARS:
         return False
-    for w in words:
-        if w.lower() in NAME_PARTICLES:
-            continue
-        if not w[0].isupper() or not w.translate(_NAME_PUNCTUATION).isalpha():
-            return False
-    return True
+    return all(map(_name_word, words))
+
+
+def _name_word(word: str) -> bool:
+    if word.lower() in NAME_PARTICLES:
+        return True
+    return word[0].isupper() and word.translate(_NAME_PUNCTUATION).isalpha()
 
 
 def is_author_line(line: str, author: frozenset[str]) -> bool:
     """The line starts with the author's name ('DURAND Paul' matches 'Paul Durand')."""
     part = name_part(line)
-    if not author or not is_name_like(part):
+    return is_name_like(part) and is_author_name(part, author)
+
+
+def is_author_name(part: str, author: frozenset[str]) -> bool:
+    """The name-like `part` (see is_name_like) is the author's, in any order and case."""
+    if not author:
         return False
     words = _words(part)
     hits = sum(1 for w in words if w in author)

@@ -48,6 +48,11 @@ def strip_prefixes(subject: str) -> tuple[str, bool, bool]:
 def subject_key(subject: str) -> str:
     """The comparison key of a subject: no prefixes, tags or "(was: ...)", folded case."""
     text, _reply, _forward = strip_prefixes(subject)
+    return stripped_key(text)
+
+
+def stripped_key(text: str) -> str:
+    """subject_key of a subject that went through strip_prefixes already."""
     text = _WAS.sub("", text)
     text = unicodedata.normalize("NFC", _WS.sub(" ", text)).strip().casefold()
     return text[:SUBJECT_KEY_LENGTH]

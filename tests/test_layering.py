@@ -14,6 +14,8 @@ PURE = (
     "parse",
     "quoting",
     "quoting_rules",
+    "quoting_index",
+    "quoting_tail",
     "headers",
     "charsets",
     "mime",

@@ -3,13 +3,16 @@ quarantined with a reason, never a traceback; and what they test comes out right
 
 from __future__ import annotations
 
+import email
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from mailgate.bulk import import_messages
+from mailgate.headers import decode_header
 from mailgate.ingest.mbox import read_archive
+from mailgate.mime import _leaf_headers, iter_leaves
 from mailgate.models import Attachment, Body, Message
 from mailgate.parse import ParseError, parse_message
 from mailgate.pipeline import ListContext, prepare
@@ -105,3 +108,25 @@ def test_attachment_names_and_html_only(db, contexts) -> None:
         assert session.scalar(select(Message.id).limit(1)) is not None
     assert names and all(n and "=?" not in n for n in names)
     assert all(isinstance(t, str) for t in texts)
+
+
+def test_leaf_headers_read_once_agree_with_the_message_methods() -> None:
+    """extract_body reads a part's Content-Type and Content-Disposition once; the results
+    are those of email.message's own methods on every part of the hard messages."""
+    parts = 0
+    for path in FILES:
+        for message in read_archive(path):
+            msg = email.message_from_bytes(message.raw)
+            for _position, part in iter_leaves(msg):
+                try:
+                    name = part.get_filename()
+                except (LookupError, UnicodeError, ValueError):
+                    name = None
+                expected = (
+                    part.get_content_type(),
+                    part.get_content_disposition(),
+                    decode_header(name) if name else "",
+                )
+                assert _leaf_headers(part) == expected, path
+                parts += 1
+    assert parts > 150
