@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import (
     Connection,
+    DateTime,
     and_,
     bindparam,
     cast,
@@ -382,7 +383,7 @@ def _bump_statements(conn: Connection) -> tuple:
     cached = _THREAD_BUMP.get(conn.dialect.name)
     if cached is None:
         least, greatest = _extreme(conn, "min"), _extreme(conn, "max")
-        date = bindparam("date")
+        date = bindparam("date", type_=DateTime())  # typed: the SQLite form has microseconds
         cached = tuple(
             FastStatement(statement)
             for statement in (
