@@ -2,7 +2,9 @@
 
 Parsed fields, threads, bodies, the search index and profiles are all derived; this module
 clears them and replays every delivery, in arrival order, through the same ingest pipeline.
-Raw messages, the delivery ledger and the quarantine are never touched. Called by the CLI.
+Raw messages, the delivery ledger and the quarantine are never touched, nor are identity
+decisions (persons, their addresses and the merge log): replayed mail finds its person
+again. Called by the CLI.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from mailgate.models import (
     Delivery,
     Message,
     MessageList,
+    PersonName,
+    PersonTerm,
     RawMessage,
     Recipient,
     SearchDoc,
@@ -33,6 +37,8 @@ from mailgate.pipeline import ListContext
 from mailgate.store import decompress
 
 DERIVED_TABLES = (
+    PersonTerm,
+    PersonName,
     Attachment,
     Recipient,
     Body,

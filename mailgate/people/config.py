@@ -42,8 +42,12 @@ def _domains(value: Any, key: str) -> list[str]:
 def people_settings(settings: Settings) -> PeopleSettings:
     """The validated ``[people]`` table; raises ConfigError naming the bad key."""
     table: Mapping[str, Any] = settings.section(SECTION)
-    unknown = set(table) - {"domain_aliases", "company_domains", "personal_domains",
-                            "plus_separator"}  # fmt: skip
+    unknown = set(table) - {
+        "domain_aliases",
+        "company_domains",
+        "personal_domains",
+        "plus_separator",
+    }
     if unknown:
         raise ConfigError(f"[people] unknown setting(s): {', '.join(sorted(unknown))}")
     aliases: list[tuple[str, str]] = []
@@ -59,9 +63,7 @@ def people_settings(settings: Settings) -> PeopleSettings:
     return PeopleSettings(
         domain_aliases=tuple(aliases),
         company_domains=frozenset(_domains(table.get("company_domains", []), "company_domains")),
-        personal_domains=frozenset(
-            _domains(table.get("personal_domains", []), "personal_domains")
-        ),
+        personal_domains=frozenset(_domains(table.get("personal_domains", []), "personal_domains")),
         plus_separator=separator,
     )
 

@@ -1,4 +1,4 @@
-""""Who knows about X?" and "related people": expertise from what people wrote themselves.
+""" "Who knows about X?" and "related people": expertise from what people wrote themselves.
 
 `who_knows` asks the search index (`mailgate.search.body_matches`) for the messages matching
 the query on the reader's lists, scores each in its author's own text only, and ranks
@@ -82,12 +82,19 @@ def _authors(conn: Connection, pks: list[int]) -> dict[int, tuple[int, str]]:
 
 
 def _gather(
-    conn: Connection, settings: Settings, query: str, scope: Sequence[int],
-    per_person: dict[int, list[tuple[float, str]]], factor: float,
-) -> None:  # fmt: skip
+    conn: Connection,
+    settings: Settings,
+    query: str,
+    scope: Sequence[int],
+    per_person: dict[int, list[tuple[float, str]]],
+    factor: float,
+) -> None:
     """Add each matching message's own-text score to its author's evidence."""
-    matches = [(c, s) for c, s in body_matches(conn, settings, query, list_ids=scope,
-                                               window=WHO_KNOWS_WINDOW) if s > 0]  # fmt: skip
+    matches = [
+        (c, s)
+        for c, s in body_matches(conn, settings, query, list_ids=scope, window=WHO_KNOWS_WINDOW)
+        if s > 0
+    ]
     authors = _authors(conn, [c.message_pk for c, _s in matches])
     for candidate, score in matches:
         if candidate.message_pk in authors:
@@ -117,8 +124,10 @@ def who_knows(
 
 
 def _person_lists(conn: Connection, person_id: int, scope: Sequence[int]) -> set[int]:
-    query = select(terms_t.c.list_id).distinct().where(
-        terms_t.c.person_id == person_id, terms_t.c.list_id.in_(list(scope) or [-1])
+    query = (
+        select(terms_t.c.list_id)
+        .distinct()
+        .where(terms_t.c.person_id == person_id, terms_t.c.list_id.in_(list(scope) or [-1]))
     )
     return set(conn.execute(query).scalars())
 
@@ -152,8 +161,13 @@ def _overlap(
     names = _names(conn, best)
     list_names = dict(conn.execute(select(lists_t.c.id, lists_t.c.name)).all())
     return [
-        Related(p, names.get(p, ""), round(score[p], 4), list(shared[p])[:5],
-                sorted(list_names.get(lid, "") for lid in where[p]))  # fmt: skip
+        Related(
+            p,
+            names.get(p, ""),
+            round(score[p], 4),
+            list(shared[p])[:5],
+            sorted(list_names.get(lid, "") for lid in where[p]),
+        )
         for p in best
     ]
 
@@ -175,8 +189,11 @@ def _thread_rows(conn: Connection, thread_ids: Sequence[int], scope: Sequence[in
         select(msgs_t.c.person_id, msgs_t.c.language, bodies_t.c.own_text, mlists_t.c.list_id)
         .join(bodies_t, bodies_t.c.message_pk == msgs_t.c.id)
         .join(mlists_t, mlists_t.c.message_pk == msgs_t.c.id)
-        .where(msgs_t.c.thread_id.in_(list(thread_ids)), msgs_t.c.hidden.is_(False),
-               mlists_t.c.list_id.in_(list(scope) or [-1]))  # fmt: skip
+        .where(
+            msgs_t.c.thread_id.in_(list(thread_ids)),
+            msgs_t.c.hidden.is_(False),
+            mlists_t.c.list_id.in_(list(scope) or [-1]),
+        )
         .limit(THREAD_MESSAGES)
     )
     return conn.execute(query).all()
@@ -199,30 +216,46 @@ def _thread_weights(conn: Connection, rows: list) -> dict[str, tuple[float, str]
 
 
 def _similar_threads(
-    conn: Connection, settings: Settings, weights: dict, scope: list[int], skip: set[int],
+    conn: Connection,
+    settings: Settings,
+    weights: dict,
+    scope: list[int],
+    skip: set[int],
     limit: int,
-) -> list[RelatedThread]:  # fmt: skip
+) -> list[RelatedThread]:
     words = sorted(weights.items(), key=lambda kv: -kv[1][0])[:5]
     terms = [f'"{d}"' for _k, (_s, d) in words if d.replace(" ", "").replace("-", "").isalnum()]
     if not terms or not scope:
         return []
     found: dict[int, float] = defaultdict(float)
-    for candidate, score in body_matches(conn, settings, " OR ".join(terms), list_ids=scope,
-                                         window=WHO_KNOWS_WINDOW):  # fmt: skip
+    for candidate, score in body_matches(
+        conn, settings, " OR ".join(terms), list_ids=scope, window=WHO_KNOWS_WINDOW
+    ):
         if candidate.thread_id not in skip:
             found[candidate.thread_id] += score
     best = sorted(found, key=lambda t: -found[t])[:limit]
-    subjects = dict(conn.execute(
-        select(msgs_t.c.thread_id, msgs_t.c.subject).where(msgs_t.c.thread_id.in_(best),
-                                                          msgs_t.c.parent_mid.is_(None))
-    ).all()) if best else {}  # fmt: skip
+    subjects = (
+        dict(
+            conn.execute(
+                select(msgs_t.c.thread_id, msgs_t.c.subject).where(
+                    msgs_t.c.thread_id.in_(best), msgs_t.c.parent_mid.is_(None)
+                )
+            ).all()
+        )
+        if best
+        else {}
+    )
     return [RelatedThread(t, subjects.get(t, ""), round(found[t], 4)) for t in best]
 
 
 def related_for_threads(
-    conn: Connection, settings: Settings, thread_ids: Sequence[int], *, scope: Sequence[int],
+    conn: Connection,
+    settings: Settings,
+    thread_ids: Sequence[int],
+    *,
+    scope: Sequence[int],
     limit: int = 5,
-) -> RelatedForThreads:  # fmt: skip
+) -> RelatedForThreads:
     """People and threads on other lists about the topics of these threads."""
     rows = _thread_rows(conn, thread_ids, scope)
     if not rows:

@@ -45,15 +45,24 @@ def person_name(conn: Connection, person_id: int) -> str:
 
 
 def _log(
-    conn: Connection, action: str, person_id: int, other_id: int, addresses: list[str],
-    actor: str, reason: str,
-) -> int:  # fmt: skip
+    conn: Connection,
+    action: str,
+    person_id: int,
+    other_id: int,
+    addresses: list[str],
+    actor: str,
+    reason: str,
+) -> int:
     return conn.execute(
         insert(merges_t).values(
-            action=action, person_id=person_id, other_id=other_id,
-            addresses=json.dumps(sorted(addresses)), actor=actor[:200], reason=reason,
+            action=action,
+            person_id=person_id,
+            other_id=other_id,
+            addresses=json.dumps(sorted(addresses)),
+            actor=actor[:200],
+            reason=reason,
             created_at=utcnow(),
-        )  # fmt: skip
+        )
     ).inserted_primary_key[0]
 
 
@@ -69,17 +78,20 @@ def _move(conn: Connection, addresses: list[str], to_person: int, source: str) -
 
 
 def _live(conn: Connection, person_id: int) -> None:
-    row = conn.execute(
-        select(persons_t.c.merged_into).where(persons_t.c.id == person_id)
-    ).first()
+    row = conn.execute(select(persons_t.c.merged_into).where(persons_t.c.id == person_id)).first()
     if row is None or row[0] is not None:
         raise IdentityError(f"no person {person_id}")
 
 
 def merge_people(
-    conn: Connection, keep_id: int, other_id: int, *, actor: str, reason: str,
+    conn: Connection,
+    keep_id: int,
+    other_id: int,
+    *,
+    actor: str,
+    reason: str,
     settings: Settings | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """Give every address of `other_id` to `keep_id`; returns the log entry id."""
     if keep_id == other_id:
         raise IdentityError("a person cannot be merged with itself")
@@ -138,8 +150,16 @@ def history(conn: Connection, limit: int = 100) -> list[dict]:
     """The newest identity changes, as dicts (for the CLI)."""
     rows = conn.execute(select(merges_t).order_by(merges_t.c.id.desc()).limit(limit)).all()
     return [
-        {"id": r.id, "action": r.action, "person_id": r.person_id, "other_id": r.other_id,
-         "addresses": json.loads(r.addresses), "actor": r.actor, "reason": r.reason,
-         "created_at": r.created_at.isoformat(), "undone": r.undone_at is not None}  # fmt: skip
+        {
+            "id": r.id,
+            "action": r.action,
+            "person_id": r.person_id,
+            "other_id": r.other_id,
+            "addresses": json.loads(r.addresses),
+            "actor": r.actor,
+            "reason": r.reason,
+            "created_at": r.created_at.isoformat(),
+            "undone": r.undone_at is not None,
+        }
         for r in rows
     ]

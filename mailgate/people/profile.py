@@ -85,8 +85,16 @@ def _visible(scope: Sequence[int]):  # type: ignore[no-untyped-def]
 
 def _rows(conn: Connection, person_id: int, scope: Sequence[int]) -> list:
     query = (
-        select(msgs_t.c.id, msgs_t.c.message_id, msgs_t.c.thread_id, msgs_t.c.parent_mid,
-               msgs_t.c.subject, msgs_t.c.date, msgs_t.c.from_addr, msgs_t.c.from_name)  # fmt: skip
+        select(
+            msgs_t.c.id,
+            msgs_t.c.message_id,
+            msgs_t.c.thread_id,
+            msgs_t.c.parent_mid,
+            msgs_t.c.subject,
+            msgs_t.c.date,
+            msgs_t.c.from_addr,
+            msgs_t.c.from_name,
+        )
         .where(msgs_t.c.person_id == person_id, msgs_t.c.hidden.is_(False), _visible(scope))
         .order_by(msgs_t.c.date.desc(), msgs_t.c.id.desc())
         .limit(MAX_PROFILE_MESSAGES)
@@ -117,15 +125,21 @@ def _correspondents(conn: Connection, person_id: int, scope: Sequence[int]) -> l
     child, parent = msgs_t.alias("child"), msgs_t.alias("parent")
     link = (parent.c.thread_id == child.c.thread_id) & (parent.c.message_id == child.c.parent_mid)
     common = (
-        child.c.hidden.is_(False), parent.c.hidden.is_(False),
-        _in_scope(child, scope), _in_scope(parent, scope),
-    )  # fmt: skip
-    outgoing = select(parent.c.person_id, parent.c.from_addr).select_from(
-        child.join(parent, link)
-    ).where(child.c.person_id == person_id, parent.c.person_id != person_id, *common)
-    incoming = select(child.c.person_id, child.c.from_addr).select_from(
-        parent.join(child, link)
-    ).where(parent.c.person_id == person_id, child.c.person_id != person_id, *common)
+        child.c.hidden.is_(False),
+        parent.c.hidden.is_(False),
+        _in_scope(child, scope),
+        _in_scope(parent, scope),
+    )
+    outgoing = (
+        select(parent.c.person_id, parent.c.from_addr)
+        .select_from(child.join(parent, link))
+        .where(child.c.person_id == person_id, parent.c.person_id != person_id, *common)
+    )
+    incoming = (
+        select(child.c.person_id, child.c.from_addr)
+        .select_from(parent.join(child, link))
+        .where(parent.c.person_id == person_id, child.c.person_id != person_id, *common)
+    )
     counts: dict[int, list] = {}
     for column, query in ((1, outgoing), (2, incoming)):
         for pid, addr in conn.execute(query):
@@ -145,8 +159,10 @@ def _files(conn: Connection, rows: list) -> list[SharedFile]:
     by_pk = {r.id: r for r in rows}
     query = (
         select(att_t.c.message_pk, att_t.c.filename, att_t.c.content_type, att_t.c.size)
-        .where(att_t.c.message_pk.in_(list(by_pk)[:MAX_PROFILE_MESSAGES]),
-               att_t.c.content_id.is_(None) | att_t.c.inline.is_(False))  # fmt: skip
+        .where(
+            att_t.c.message_pk.in_(list(by_pk)[:MAX_PROFILE_MESSAGES]),
+            att_t.c.content_id.is_(None) | att_t.c.inline.is_(False),
+        )
         .order_by(att_t.c.message_pk.desc())
         .limit(SHOWN_ATTACHMENTS)
     )
@@ -189,10 +205,13 @@ def profile(
             Correspondent(pid, shown.get(pid, ""), addr, out, inc)
             for pid, (addr, out, inc) in people
         ],
-        started=[ThreadRef(r.thread_id, r.subject, r.date, r.message_id) for r in started]
-        [:SHOWN_THREADS],
-        joined=[ThreadRef(r.thread_id, r.subject, r.date, r.message_id)  # type: ignore[attr-defined]
-                for r in list(joined.values())[:SHOWN_THREADS]],  # fmt: skip
+        started=[ThreadRef(r.thread_id, r.subject, r.date, r.message_id) for r in started][
+            :SHOWN_THREADS
+        ],
+        joined=[
+            ThreadRef(r.thread_id, r.subject, r.date, r.message_id)  # type: ignore[attr-defined]
+            for r in list(joined.values())[:SHOWN_THREADS]
+        ],
         attachments=_files(conn, rows),
         topics=topics_of(conn, person_id, scope, limit=SHOWN_TOPICS),
     )

@@ -162,8 +162,9 @@ def apply_proposals(
         keep, other = sorted((find(proposal.person_id), find(proposal.other_id)))
         if keep == other:
             continue
-        merge_people(conn, keep, other, actor=actor, reason="; ".join(proposal.evidence),
-                     settings=settings)  # fmt: skip
+        merge_people(
+            conn, keep, other, actor=actor, reason="; ".join(proposal.evidence), settings=settings
+        )
         current[other] = keep
         applied.append(proposal)
     return applied

@@ -24,12 +24,16 @@ MAX_KEY_CHARS = 200
 # Punctuation that ends a phrase (a phrase never spans two sentences or list items).
 _BREAK_RE = re.compile(r"[.!?;:,()\[\]{}<>\"«»|/=*#\n\t]+|\s[-–—]\s")
 _ELIDED_RE = re.compile(r"^(?:[ldjmnstc]|qu|jusqu|lorsqu|puisqu)['’]", re.I)
+
+
 # Words that join the two halves of a phrase without being part of its key.
-LINK_WORDS = frozenset(
-    "de du des d la le les l à au aux en pour sur of the for on in".split()
-)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+LINK_WORDS = _words("de du des d la le les l à au aux en pour sur of the for on in")
 # Mail chatter that says nothing about what someone knows (folded words).
-CHATTER = frozenset(
+CHATTER = _words(
     """
     bonjour bonsoir merci cordialement bien salut hello thanks thank regards best cheers dear
     oui non ok okay yes pas plus moins tres peu deja encore toujours alors donc ainsi aussi
@@ -43,7 +47,7 @@ CHATTER = frozenset(
     gens monde tour place cote partie part temps heure heures minutes envoie envoye
     would could should will shall might must also just like really still even here there
     know think want need get got make made see sure let lets one two new use used using
-    """.split()
+    """
 )
 
 
@@ -100,9 +104,7 @@ def message_terms(text: str, language: str) -> tuple[tuple[str, str, int], ...]:
         if words:
             _count_segment(words, analysis.analyze(segment, language), language, counts, shown)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], -item[0].count(" "), item[0]))
-    return tuple(
-        (key, shown[key][:MAX_KEY_CHARS], n) for key, n in ranked[:MAX_TERMS_PER_MESSAGE]
-    )
+    return tuple((key, shown[key][:MAX_KEY_CHARS], n) for key, n in ranked[:MAX_TERMS_PER_MESSAGE])
 
 
 def authored_text(parsed: object, own_text: str) -> str:

@@ -35,10 +35,9 @@ class Topic:
 def _own_terms(conn: Connection, person_id: int, scope: Sequence[int]) -> dict[str, list]:
     """term -> [display, tf, docs, evidence pks] summed over the lists in scope."""
     found: dict[str, list] = {}
-    query = select(terms_t.c.term, terms_t.c.display, terms_t.c.tf, terms_t.c.docs,
-                   terms_t.c.last_pk).where(  # fmt: skip
-        terms_t.c.person_id == person_id, terms_t.c.list_id.in_(list(scope) or [-1])
-    )
+    query = select(
+        terms_t.c.term, terms_t.c.display, terms_t.c.tf, terms_t.c.docs, terms_t.c.last_pk
+    ).where(terms_t.c.person_id == person_id, terms_t.c.list_id.in_(list(scope) or [-1]))
     for term, display, tf, docs, last in conn.execute(query):
         row = found.get(term)
         if row is None:
@@ -74,9 +73,12 @@ def name_terms(conn: Connection) -> set[str]:
 
 
 def person_count(conn: Connection) -> int:
-    return conn.execute(
-        select(func.count()).select_from(persons_t).where(persons_t.c.merged_into.is_(None))
-    ).scalar() or 1
+    return (
+        conn.execute(
+            select(func.count()).select_from(persons_t).where(persons_t.c.merged_into.is_(None))
+        ).scalar()
+        or 1
+    )
 
 
 def weight(term: str, docs: int, tf: int, users: int, persons: int) -> float:

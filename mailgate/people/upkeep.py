@@ -100,8 +100,15 @@ class PendingPeople:
         add_terms(
             conn,
             [
-                {"person_id": p, "list_id": lid, "term": term, "display": d, "tf": tf,
-                 "docs": docs, "last_pk": last}  # fmt: skip
+                {
+                    "person_id": p,
+                    "list_id": lid,
+                    "term": term,
+                    "display": d,
+                    "tf": tf,
+                    "docs": docs,
+                    "last_pk": last,
+                }
                 for (p, lid, term), (d, tf, docs, last) in sorted(self.terms.items())
             ],
         )
@@ -120,8 +127,13 @@ def _resolve(conn: Connection, name: str, address: str, canonical: str) -> int:
         found = _ADD_PERSON.insert(conn, {"name": label[:300], "created_at": now})
     _ADD_ADDRESS.execute(
         conn,
-        {"address": address, "person_id": found, "canonical": canonical, "source": "auto",
-         "added_at": now},  # fmt: skip
+        {
+            "address": address,
+            "person_id": found,
+            "canonical": canonical,
+            "source": "auto",
+            "added_at": now,
+        },
     )
     return found
 
@@ -137,9 +149,16 @@ def pending_for(pending: PendingRows) -> PendingPeople:
 def _visible_rows(conn: Connection, person_ids: Sequence[int], after: int) -> list:
     """(pk, person, list, language, own text) of not-hidden messages, by pk from `after`."""
     query = (
-        select(msgs_t.c.id, msgs_t.c.person_id, mlists_t.c.list_id, msgs_t.c.language,
-               bodies_t.c.own_text, msgs_t.c.subject, msgs_t.c.parent_mid,
-               msgs_t.c.reply_like)  # fmt: skip
+        select(
+            msgs_t.c.id,
+            msgs_t.c.person_id,
+            mlists_t.c.list_id,
+            msgs_t.c.language,
+            bodies_t.c.own_text,
+            msgs_t.c.subject,
+            msgs_t.c.parent_mid,
+            msgs_t.c.reply_like,
+        )
         .join(mlists_t, mlists_t.c.message_pk == msgs_t.c.id)
         .join(bodies_t, bodies_t.c.message_pk == msgs_t.c.id)
         .where(msgs_t.c.hidden.is_(False), msgs_t.c.id > after)
@@ -159,8 +178,9 @@ def _recount(conn: Connection, person_ids: Sequence[int]) -> int:
     while rows := _visible_rows(conn, person_ids, last):
         for row in rows:
             pk, person, list_id, language = row[:4]
-            text = authored_text(_Authored(row.parent_mid, row.reply_like, row.subject),
-                                 row.own_text or "")  # fmt: skip
+            text = authored_text(
+                _Authored(row.parent_mid, row.reply_like, row.subject), row.own_text or ""
+            )
             terms = message_terms(text, language if language in ("fr", "en") else "fr")
             pending.add_terms(person, list_id, pk, terms)
         seen += len(rows)
