@@ -30,7 +30,12 @@ def _settings(settings):
 
 def _mail(mid, sender, body, *, to="dev@lists.example.org", parent=None, subject="Sujet"):
     return make_mail(
-        mid, subject, sender=sender, to=to, body=body, in_reply_to=parent,
+        mid,
+        subject,
+        sender=sender,
+        to=to,
+        body=body,
+        in_reply_to=parent,
         references=[parent] if parent else None,
     )
 
@@ -161,7 +166,9 @@ def test_who_knows_ranks_by_own_text_in_scope(db, archive) -> None:
 def test_hidden_messages_stop_counting_after_refresh(db, archive) -> None:
     claire = _pid(db, "claire@exemple.org")
     with db.engine.begin() as conn:
-        conn.execute(update(Message.__table__).where(Message.message_id == "c1@x").values(hidden=True))
+        conn.execute(
+            update(Message.__table__).where(Message.message_id == "c1@x").values(hidden=True)
+        )
         people.refresh_people(conn, archive, [claire])
     scope = _scope(db, archive, access.ADMINISTRATOR)
     with db.reader() as session:
