@@ -73,7 +73,7 @@ def _matches(keyword: str, terms: list[str]) -> bool:
 
 
 def test_identities_and_homonyms(corpus) -> None:
-    settings, db = corpus
+    _settings, db = corpus
     with db.reader() as session:
         ids = _persons(session.connection())
     assert all(ids.values()), {k: v for k, v in ids.items() if not v}

@@ -4,14 +4,14 @@
 ingest and by `mailgate rebuild --people` for messages stored before this revision.
 
 Revision ID: 0600_people
-Revises: 0100_search
+Revises: 0400_outbound
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0600_people"
-down_revision = "0100_search"
+down_revision = "0400_outbound"
 branch_labels = None
 depends_on = None
 
