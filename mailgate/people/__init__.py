@@ -26,7 +26,7 @@ from mailgate.people.identity import (
     split_address,
     undo,
 )
-from mailgate.people.profile import Profile, profile
+from mailgate.people.profiles import Profile, profile
 from mailgate.people.proposals import Proposal, apply_proposals, proposals
 from mailgate.people.topics import Topic
 from mailgate.people.upkeep import rebuild_people, refresh_people

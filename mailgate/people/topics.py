@@ -3,7 +3,7 @@
 Scoring (tf-idf over people): how many of the person's messages use the term, how often,
 against how many people use it at all; phrases weigh a little more than single words. Only
 lists in the reader's `scope` count, and the evidence (the newest message showing the term,
-per list) is a visible, not hidden message. Called by `mailgate.people.profile` and
+per list) is a visible, not hidden message. Called by `mailgate.people.profiles` and
 `mailgate.people.expertise` (related people).
 """
 
