@@ -16,13 +16,14 @@ from functools import lru_cache
 
 from mailgate import analysis
 
-MAX_TEXT_CHARS = 20_000
-MAX_TERMS_PER_MESSAGE = 120
+MAX_TEXT_CHARS = 6_000
+MAX_TERMS_PER_MESSAGE = 48
 MIN_WORD_CHARS = 3
 MAX_WORD_CHARS = 30
 MAX_KEY_CHARS = 200
 # Punctuation that ends a phrase (a phrase never spans two sentences or list items).
 _BREAK_RE = re.compile(r"[.!?;:,()\[\]{}<>\"«»|/=*#\n\t]+|\s[-–—]\s")
+_BREAK_WORD = "qqbreakqq"  # stands for punctuation between words (never a content word)
 _ELIDED_RE = re.compile(r"^(?:[ldjmnstc]|qu|jusqu|lorsqu|puisqu)['’]", re.I)
 
 
@@ -54,7 +55,7 @@ CHATTER = _words(
 @lru_cache(maxsize=65_536)
 def _content(term: str, word: str, language: str) -> bool:
     """Whether a word (and its term) can carry a topic."""
-    if not MIN_WORD_CHARS <= len(word) <= MAX_WORD_CHARS or not term:
+    if not MIN_WORD_CHARS <= len(word) <= MAX_WORD_CHARS or not term or word == _BREAK_WORD:
         return False
     folded = analysis.fold(word)
     if folded in CHATTER or folded.isdigit() or sum(c.isdigit() for c in folded) > 2:
@@ -62,47 +63,45 @@ def _content(term: str, word: str, language: str) -> bool:
     return not analysis.is_stopword(term, language)
 
 
-def _display(word: str) -> str:
-    """Acronyms keep their capitals; other words are shown in lower case."""
+@lru_cache(maxsize=65_536)
+def _shown(word: str, stem: str, language: str) -> str | None:
+    """The display form of a content word, None for a word that carries no topic: acronyms
+    keep their capitals, other words are shown in lower case, without an elided article."""
+    if not _content(stem, word, language):
+        return None
     word = _ELIDED_RE.sub("", word)
     return word if word.isupper() and len(word) <= 6 else word.lower()
 
 
-def _count_segment(
-    words: list[str],
-    stems: list[str],
-    language: str,
-    counts: Counter[str],
-    shown: dict[str, str],
-) -> None:
-    """Count the content words and phrases of one run of words without punctuation."""
+def message_terms(text: str, language: str) -> tuple[tuple[str, str, int], ...]:
+    """(term key, display form, occurrences) of the topic terms of `text`, at most
+    `MAX_TERMS_PER_MESSAGE` (the most frequent, phrases first on ties). Phrases never span
+    punctuation (a sentence or list item end)."""
+    marked = _BREAK_RE.sub(f" {_BREAK_WORD} ", text[:MAX_TEXT_CHARS])
+    words = analysis.tokenize(marked)
+    stems = analysis.analyze(marked, language)
+    counts: Counter[str] = Counter()
+    shown: dict[str, str] = {}
     previous: tuple[str, str] | None = None  # (stem, display) of the last content word
     link = ""
     for word, stem in zip(words, stems, strict=False):
-        if _content(stem, word, language):
-            display = _display(word)
+        display = _shown(word, stem, language)
+        if display is not None:
             counts[stem] += 1
-            shown.setdefault(stem, display)
+            if stem not in shown:
+                shown[stem] = display
             if previous is not None and previous[0] != stem:
-                key = f"{previous[0]} {stem}"[:MAX_KEY_CHARS]
+                key = f"{previous[0]} {stem}"
                 counts[key] += 1
-                shown.setdefault(key, " ".join(p for p in (previous[1], link, display) if p))
+                if key not in shown:
+                    shown[key] = (
+                        f"{previous[1]} {link} {display}" if link else (f"{previous[1]} {display}")
+                    )
             previous, link = (stem, display), ""
-        elif previous is not None and not link and analysis.fold(word) in LINK_WORDS:
+        elif previous is not None and not link and word.lower() in LINK_WORDS:
             link = word.lower()
         else:
             previous, link = None, ""
-
-
-def message_terms(text: str, language: str) -> tuple[tuple[str, str, int], ...]:
-    """(term key, display form, occurrences) of the topic terms of `text`, at most
-    `MAX_TERMS_PER_MESSAGE` (the most frequent, phrases first on ties)."""
-    counts: Counter[str] = Counter()
-    shown: dict[str, str] = {}
-    for segment in _BREAK_RE.split(text[:MAX_TEXT_CHARS]):
-        words = analysis.tokenize(segment)
-        if words:
-            _count_segment(words, analysis.analyze(segment, language), language, counts, shown)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], -item[0].count(" "), item[0]))
     return tuple((key, shown[key][:MAX_KEY_CHARS], n) for key, n in ranked[:MAX_TERMS_PER_MESSAGE])
 
