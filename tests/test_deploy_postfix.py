@@ -89,11 +89,14 @@ def test_postfix_delivers_list_mail_to_the_archive_over_lmtp(settings, db, sink)
 
             def archived() -> bool:
                 with db.reader() as session:
-                    return session.scalar(
-                        select(Message.subject).where(
-                            Message.message_id == "postfix-1@example.com"
+                    return (
+                        session.scalar(
+                            select(Message.subject).where(
+                                Message.message_id == "postfix-1@example.com"
+                            )
                         )
-                    ) is not None
+                        is not None
+                    )
 
             wait_for(archived, "the message in the archive")
             assert postfix.wait_log("status=sent"), postfix.log()[-2000:]

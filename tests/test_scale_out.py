@@ -129,4 +129,3 @@ def test_two_processes_archive_each_message_once(two_servers, shared_pg: str) ->
     with urllib.request.urlopen(f"http://{LOOPBACK}:{web}/metrics", timeout=10) as response:
         text = response.read().decode()
     assert f"mailgate_messages_archived {len(mails)}\n" in text
-
