@@ -32,12 +32,14 @@ BACKUP_PAGES_PER_STEP = 1024
 def validate_sections(settings: Settings) -> None:
     """Run every subsystem's validation of its table (raises ConfigError)."""
     from mailgate.ingest.gateway import check_config
+    from mailgate.outbox import relay_config
     from mailgate.search_settings import search_settings
     from web.settings import web_settings
 
     check_config(settings)
     search_settings(settings)
     web_settings(settings)
+    relay_config(settings)
 
 
 def _check_config(settings: Settings) -> str:
