@@ -5,6 +5,7 @@
 through a transport map, everything else to a relay host) and its own queue under /tmp, and
 listens for SMTP on a free 127.0.0.1 port. It needs root (the master runs as root and its
 daemons as `postfix`); when Postfix is missing the test fails in CI and skips elsewhere.
+`sink` is the next hop of relayed mail: an aiosmtpd server keeping what it receives.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from aiosmtpd.controller import Controller
 
 from tests.services import LOOPBACK, START_TIMEOUT, _missing, free_port
 
@@ -163,3 +166,25 @@ def _wait_listening(port: int) -> bool:
         except OSError:
             threading.Event().wait(POLL_SECONDS)
     return False
+
+
+class Sink:
+    """An aiosmtpd handler keeping every message it is given (the relay's next hop)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
+        with self.lock:
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+def start_sink() -> tuple[Sink, Controller, int]:
+    """An aiosmtpd server on a free loopback port: (the handler, the controller, its port)."""
+    handler = Sink()
+    port = free_port()
+    controller = Controller(handler, hostname=LOOPBACK, port=port)
+    controller.start()
+    return handler, controller, port

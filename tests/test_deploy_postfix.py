@@ -6,45 +6,18 @@ from __future__ import annotations
 import smtplib
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from email.message import EmailMessage
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from mailgate import outbound
 from mailgate.models import Message
 from tests.postfix import Postfix
 from tests.services import LOOPBACK, START_TIMEOUT, GatewayThread, free_port
 
 DOMAIN = "lists.example.org"
 POLL_SECONDS = 0.05
-
-
-class Sink:
-    """An aiosmtpd handler keeping every message it is given (the relay's next hop)."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
-        with self.lock:
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink()
-    port = free_port()
-    controller = Controller(handler, hostname=LOOPBACK, port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
 
 
 def wait_for(condition, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -103,3 +76,35 @@ def test_postfix_delivers_list_mail_to_the_archive_over_lmtp(settings, db, sink)
             assert "relay=127.0.0.1" in postfix.log()
         finally:
             postfix.close()
+
+
+def test_outbound_mail_leaves_through_postfix(settings, db, sink) -> None:
+    handler, relay_port = sink
+    lmtp_port = free_port()  # nothing listens: no list mail in this test
+    postfix = Postfix(lmtp_port=lmtp_port, relay_port=relay_port, domain=DOMAIN)
+    try:
+        postfix.start()
+        settings = replace(
+            settings,
+            sections={**settings.sections, "relay": {"port": postfix.port, "timeout": 10}},
+        )
+        digest = outbound.build_message(
+            settings,
+            to="lecteur@example.com",
+            subject="Résumé de la semaine",
+            text="Trois fils actifs cette semaine.\n",
+            html="<p>Trois fils actifs cette semaine.</p>",
+        )
+        with db.engine.begin() as conn:
+            outbound.enqueue(conn, digest, kind="digest", dedupe_key="digest:lecteur:2024-W10")
+        stats = outbound.deliver_due(db, settings)
+        assert (stats.sent, stats.failed) == (1, 0)
+        wait_for(lambda: handler.messages, "the digest at the next hop")
+        mail_from, rcpts, data = handler.messages[0]
+        assert rcpts == ["lecteur@example.com"]
+        assert mail_from == f"mailgate@{DOMAIN}"
+        assert str(digest["Message-ID"]).encode() in data
+        assert b"Auto-Submitted: auto-generated" in data
+        assert postfix.wait_log("status=sent"), postfix.log()[-2000:]
+    finally:
+        postfix.close()

@@ -2,21 +2,27 @@
 
 Every message is delivered to both receivers at once (as two MXes or an MTA retrying against
 another host would); each is archived exactly once, replies land in their parent's thread, and
-the health and metrics pages of either process tell the same story."""
+the health and metrics pages answer from the shared database. Two outbox workers
+(`serve --only outbox`) drain one queue: every row reaches the relay exactly once."""
 
 from __future__ import annotations
 
 import random
 import smtplib
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
+from email import message_from_bytes
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from mailgate.models import Message, MessageList
+from mailgate import outbound
+from mailgate.config import load_settings
+from mailgate.db import open_database
+from mailgate.models import Message, MessageList, Outbox
 from tests.conftest import _empty_postgres
 from tests.mailfactory import make_mail
 from tests.services import LOOPBACK, START_TIMEOUT, MailgateProcess
@@ -129,3 +135,64 @@ def test_two_processes_archive_each_message_once(two_servers, shared_pg: str) ->
     with urllib.request.urlopen(f"http://{LOOPBACK}:{web}/metrics", timeout=10) as response:
         text = response.read().decode()
     assert f"mailgate_messages_archived {len(mails)}\n" in text
+
+
+OUTBOX_ROWS = 60
+QUEUE_BATCH = 6
+QUEUE_PAUSE = 0.15
+
+
+def _queue_mail(database_url: str, tmp_path: Path) -> list[str]:
+    """OUTBOX_ROWS notices queued a few at a time while the workers run; their Message-IDs."""
+    settings = load_settings(write_config(tmp_path / "queue.toml", database_url))
+    db = open_database(settings)
+    ids = []
+    try:
+        for n in range(OUTBOX_ROWS):
+            msg = outbound.build_message(
+                settings, to=f"reader{n}@example.com", subject=f"Notice {n}", text="Bonjour\n"
+            )
+            with db.engine.begin() as conn:
+                outbound.enqueue(conn, msg, kind="notice")
+            ids.append(str(msg["Message-ID"]))
+            if n % QUEUE_BATCH == QUEUE_BATCH - 1:
+                threading.Event().wait(QUEUE_PAUSE)  # spread the queue over the workers' polls
+    finally:
+        db.dispose()
+    return ids
+
+
+def test_two_outbox_workers_send_each_row_once(tmp_path: Path, shared_pg: str, sink) -> None:
+    handler, relay_port = sink
+    relay = f"[relay]\nport = {relay_port}\npoll_seconds = 0.1\n"
+    workers = []
+    for name in ("a", "b"):
+        config = write_config(tmp_path / f"{name}.toml", shared_pg)
+        config.write_text(config.read_text() + relay)
+        process = MailgateProcess("serve", "--config", str(config), "--only", "outbox")
+        workers.append(process.start(expect=(), ready="outbox: relay"))
+    try:
+        expected = _queue_mail(shared_pg, tmp_path)
+        engine = create_engine(shared_pg)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and _unsent(engine):
+            threading.Event().wait(0.05)
+        assert _unsent(engine) == 0
+        engine.dispose()
+    finally:
+        codes = [worker.terminate() for worker in workers]
+    assert codes == [0, 0]
+    sent = [_message_id(data) for _f, _r, data in handler.messages]
+    assert sorted(sent) == sorted(expected), "a row was sent twice or never"
+    per_worker = [sum("outbox sent" in line for line in w.lines) for w in workers]
+    assert sum(per_worker) == OUTBOX_ROWS
+    print(f"rows sent per worker: {per_worker}")
+
+
+def _unsent(engine) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).where(Outbox.sent_at.is_(None))) or 0
+
+
+def _message_id(data: bytes) -> str:
+    return str(message_from_bytes(data)["Message-ID"])
