@@ -37,6 +37,7 @@ def configure_logging(level: str) -> None:
         root.addHandler(handler)
     root.setLevel(level.upper())
     quiet_aiosmtpd_logs()
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
 
 
 def serve_until_signalled(
