@@ -1,14 +1,14 @@
 """Moderation: audit log, bans and erased-mail hashes, hidden messages, manual thread fixes.
 
 Revision ID: 0900_moderation
-Revises: 0100_search
+Revises: 0400_outbound
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0900_moderation"
-down_revision = "0100_search"
+down_revision = "0400_outbound"
 branch_labels = None
 depends_on = None
 
