@@ -10,10 +10,10 @@ from sqlalchemy import Connection
 from mailgate.config import Settings
 from mailgate.moderation import blocks, threadfix
 from mailgate.moderation.authority import Authority, Outcome, arg, lists_of_targets, targets_for
-from mailgate.moderation.common import ModerationError, clean_target_mid, people_api
+from mailgate.moderation.common import ModerationError, people_api
 
 
-def _ban_list(settings: Settings, who: Authority, args: dict) -> str | None:
+def check_ban_list(settings: Settings, who: Authority, args: dict) -> str | None:
     """The list a ban applies to: a moderator bans from a list it moderates; an
     administrator may ban archive-wide (no list)."""
     name = (args.get("list") or "").strip() or None
@@ -28,7 +28,7 @@ def _ban_list(settings: Settings, who: Authority, args: dict) -> str | None:
 
 def do_ban(conn: Connection, settings: Settings, who: Authority, args: dict) -> Outcome:
     value = blocks.ban_value(arg(args, "sender"))
-    name = _ban_list(settings, who, args)
+    name = check_ban_list(settings, who, args)
     added = blocks.add_ban(conn, value, name, who.actor, str(args.get("reason") or ""))
     where = name or "every list"
     state = "banned" if added else "was already banned"
@@ -37,7 +37,7 @@ def do_ban(conn: Connection, settings: Settings, who: Authority, args: dict) -> 
 
 def do_unban(conn: Connection, settings: Settings, who: Authority, args: dict) -> Outcome:
     value = blocks.ban_value(arg(args, "sender"))
-    name = _ban_list(settings, who, args)
+    name = check_ban_list(settings, who, args)
     if not blocks.remove_ban(conn, value, name):
         raise ModerationError(f"{value} is not banned from {name or 'every list'}")
     return Outcome(f"{value} no longer banned from {name or 'every list'}", value, name or "")
@@ -77,7 +77,7 @@ def do_merge(conn: Connection, settings: Settings, who: Authority, args: dict) -
     return _thread_fix(conn, settings, who, args, threadfix.MERGE)
 
 
-def _people(who: Authority, settings: Settings):  # type: ignore[no-untyped-def]
+def people_or_refuse(who: Authority, settings: Settings):  # type: ignore[no-untyped-def]
     api = people_api()
     if api is None:
         raise ModerationError("merging or splitting people is not available in this installation")
@@ -89,7 +89,7 @@ def _people(who: Authority, settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def do_merge_people(conn: Connection, settings: Settings, who: Authority, args: dict) -> Outcome:
-    api = _people(who, settings)
+    api = people_or_refuse(who, settings)
     keep, other = arg(args, "address"), arg(args, "other")
     keep_id, other_id = api.person_for_address(conn, keep), api.person_for_address(conn, other)
     if keep_id is None or other_id is None:
@@ -100,11 +100,7 @@ def do_merge_people(conn: Connection, settings: Settings, who: Authority, args: 
 
 
 def do_split_person(conn: Connection, settings: Settings, who: Authority, args: dict) -> Outcome:
-    api = _people(who, settings)
+    api = people_or_refuse(who, settings)
     address = arg(args, "address")
     person = api.split_address(conn, address, actor=who.actor, reason=str(args.get("reason", "")))
     return Outcome(f"{address} is now a person of its own ({person})", address, people={person})
-
-
-def check_message_id(value: str) -> str:
-    return clean_target_mid(value)

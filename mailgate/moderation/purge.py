@@ -41,15 +41,17 @@ def fold(text: str) -> str:
     return " ".join(html.unescape(text).split()).casefold()
 
 
-def needles_for(mids: Iterable[str], passages: Iterable[str]) -> list[str]:
+def needles_for(
+    mids: Iterable[str], passages: Iterable[str], min_chars: int = MIN_NEEDLE_CHARS
+) -> list[str]:
     """What identifies erased content in a mail: Message-IDs (also as URL segments) and
-    passages long enough not to match unrelated mail."""
+    passages long enough (`min_chars`) not to match unrelated mail."""
     found = set()
     for mid in mids:
         found |= {fold(mid), fold(links.mid_segment(mid))}
     for passage in passages:
         folded = fold(passage)[:SNIPPET_NEEDLE_CHARS].strip()
-        if len(folded) >= MIN_NEEDLE_CHARS:
+        if len(folded) >= min_chars:
             found.add(folded)
     return sorted(n for n in found if n)
 

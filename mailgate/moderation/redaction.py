@@ -22,7 +22,7 @@ from mailgate import ids, mime, pipeline, search_index, threads
 from mailgate.config import Settings
 from mailgate.headers import decode_header
 from mailgate.models import Attachment, Body, Message, MessageList, RawMessage, SearchDoc
-from mailgate.moderation import blocks
+from mailgate.moderation import blocks, purge
 from mailgate.moderation.common import ModerationError, Target
 from mailgate.store import compress, decompress
 
@@ -187,4 +187,6 @@ def redact(
     if not changed:
         what = "the text" if passage is not None else f"attachment {position}"
         raise ModerationError(f"{what} was not found in the message")
+    if passage is not None:  # the request itself, mail and confirmation, held the passage
+        purge.scrub_copies(conn, purge.needles_for([], [passage], MIN_REDACTION_CHARS))
     return changed
