@@ -52,15 +52,17 @@ def _make_command(spec: actions.Spec) -> click.Command:
             click.confirm(f"{spec.name} cannot be undone. Go on?", abort=True)
         click.echo(run_action(runtime, spec, args, reason))
 
+    wrapped = with_runtime(callback)  # adds --config (as a click decorator would)
     params: list[click.Parameter] = [click.Argument([p]) for p in spec.params]
     params += [
+        *getattr(wrapped, "__click_params__", []),
         click.Option(["--reason"], default="", help="Why (kept in the audit log)."),
         click.Option(["--yes", "-y"], is_flag=True, help="Do not ask before irreversible acts."),
     ]
     if spec.name in ("ban", "unban"):
         params.append(click.Option(["--list", "list"], help="Only this list (default: all)."))
     return click.Command(
-        spec.name, callback=with_runtime(callback), params=params, help=spec.help.capitalize()
+        spec.name, callback=wrapped, params=params, help=spec.help.capitalize()
     )
 
 
