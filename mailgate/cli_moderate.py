@@ -61,9 +61,7 @@ def _make_command(spec: actions.Spec) -> click.Command:
     ]
     if spec.name in ("ban", "unban"):
         params.append(click.Option(["--list", "list"], help="Only this list (default: all)."))
-    return click.Command(
-        spec.name, callback=wrapped, params=params, help=spec.help.capitalize()
-    )
+    return click.Command(spec.name, callback=wrapped, params=params, help=spec.help.capitalize())
 
 
 @click.group()

@@ -237,21 +237,11 @@ def commit(
         pending.flush(conn)
         return result
     if p.parsed is None:
-        store.quarantine(
-            conn,
-            sha256=p.sha256,
-            size=p.size,
-            compressed=p.compressed,
-            reason=p.reason,
-            list_name=ctx.name,
-            source=where.source,
-        )
-        return IngestResult(Outcome.QUARANTINED, ctx.name, reason=p.reason)
+        return _quarantine(conn, p, ctx, where, p.reason)
     m = p.parsed
-    if not where.replay:
-        refused = blocks.check(conn, ctx.name, m.from_addr, p.sha256, p.fingerprint)
-        if refused is not None:
-            return _refuse(conn, p, ctx, where, *refused)
+    if not where.replay and (refused := blocks.check(conn, ctx.name, m.from_addr, p.sha256,
+                                                     p.fingerprint)):  # fmt: skip
+        return _refuse(conn, p, ctx, where, *refused)
     raw_id = store.find_raw(conn, p.sha256)
     if raw_id is not None and (pk := store.copy_in_list(conn, raw_id, ctx.list_id)):
         return IngestResult(Outcome.DUPLICATE, ctx.name, m.message_id, pk)
@@ -261,10 +251,7 @@ def commit(
     raw_id = _keep_raw(conn, p, ctx, where, raw_id, pending)
     assignment = threads.assign_thread(conn, _linkable(m))
     pk = _store_message(conn, p, ctx, raw_id, assignment, pending)
-    _update_thread(conn, assignment, m, ctx.list_id)
-    thread_id = assignment.thread_id
-    if assignment.merged:  # a merge may undo a moderator's split or move: apply them again
-        thread_id = replay.after_merge(conn, pk, thread_id)
+    thread_id = _update_thread(conn, assignment, m, ctx.list_id, pk)
     return IngestResult(Outcome.STORED, ctx.name, m.message_id, pk, thread_id)
 
 
@@ -276,6 +263,12 @@ def _refuse(
     mid = p.parsed.message_id if p.parsed else None
     if kind == blocks.ERASED:
         return IngestResult(Outcome.DUPLICATE, ctx.name, mid, reason=reason)
+    return _quarantine(conn, p, ctx, where, reason)
+
+
+def _quarantine(
+    conn: Connection, p: Prepared, ctx: ListContext, where: Where, reason: str
+) -> IngestResult:
     store.quarantine(
         conn,
         sha256=p.sha256,
@@ -285,7 +278,7 @@ def _refuse(
         list_name=ctx.name,
         source=where.source,
     )
-    return IngestResult(Outcome.QUARANTINED, ctx.name, mid, reason=reason)
+    return IngestResult(Outcome.QUARANTINED, ctx.name, reason=reason)
 
 
 def _store_message(
@@ -357,18 +350,23 @@ def _cross_post(
     return IngestResult(Outcome.STORED, ctx.name, mid, pk, thread_id)
 
 
-def _update_thread(conn: Connection, a: threads.Assignment, m: ParsedMessage, list_id: int) -> None:
+def _update_thread(
+    conn: Connection, a: threads.Assignment, m: ParsedMessage, list_id: int, pk: int
+) -> int:
     """Thread summary, then links of messages the newcomer may parent. A Thread-Index parent
-    can be dated after its child (clocks differ), so such messages re-link the whole thread."""
+    can be dated after its child (clocks differ), so such messages re-link the whole thread.
+    A merge may undo a moderator's split or move: those fixes are applied again. Returns the
+    message's thread."""
     since = None if a.merged or m.thread_index else m.date
     if a.created:
         threads.note_message(conn, a.thread_id, list_id, m.date)
-        return
+        return a.thread_id
     if a.merged or a.parent is None:
         threads.refresh_thread(conn, a.thread_id)
     else:
         threads.note_message(conn, a.thread_id, list_id, m.date)
     threads.relink_weak(conn, a.thread_id, since)
+    return replay.after_merge(conn, pk, a.thread_id) if a.merged else a.thread_id
 
 
 def commit_guarded(conn: Connection, p: Prepared, ctx: ListContext, where: Where) -> IngestResult:

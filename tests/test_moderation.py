@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 
 from mailgate import links, store
 from mailgate.cli import main
@@ -208,8 +208,9 @@ def test_erasure_leaves_no_copy(mdb, msettings, ctxs, config) -> None:  # type: 
         conn.commit()
     _assert_storage_clean(mdb, msettings)
     for ctx in ctxs.values():  # delivered again: dropped, nothing kept
-        result = add(mdb, ctx, make_mail("r2@x", f"Re: Plan {MARKER}", sender=f"Bob <{BOB}>",
-                     minutes=5, in_reply_to="r1@x", body=f"Le mot {MARKER} est confidentiel.\n"))  # fmt: skip
+        body = f"Le mot {MARKER} est confidentiel.\n"
+        again = make_mail("r2@x", f"Re: Plan {MARKER}", sender=BOB, in_reply_to="r1@x", body=body)
+        result = add(mdb, ctx, again)
         assert result.outcome is Outcome.DUPLICATE
     assert "erase r2@x" in moderate(config, "log")
 

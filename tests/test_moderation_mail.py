@@ -23,7 +23,7 @@ from mailgate.outbox import deliver_due
 from tests.mailfactory import make_mail
 from tests.moderation_kit import MODERATOR, OTHER_MODERATOR, add, client
 from tests.relay_sink import RelaySink
-from tests.test_moderation import BOB, ctxs, mdb, msettings, small_thread  # noqa: F401
+from tests.test_moderation import BOB, ctxs, mdb, msettings, small_thread
 
 __all__ = ["ctxs", "mdb", "msettings"]
 EVE = "eve@example.org"
@@ -41,8 +41,9 @@ def relayed(msettings: Settings, sink: RelaySink) -> Settings:
 
 
 def mail(sender: str, body: str, subject: str = "moderation", **headers: str) -> MimeMessage:
+    mid = {"Message-ID": f"<cmd-{abs(hash(body + sender))}@x>"}
     raw = make_mail(None, subject, sender=sender, to="dev-owner@lists.example.org", body=body,
-                    headers={"Message-ID": f"<cmd-{abs(hash(body + sender))}@x>", **headers})  # fmt: skip
+                    headers={**mid, **headers})  # fmt: skip
     return email.message_from_bytes(raw, policy=email.policy.default)
 
 

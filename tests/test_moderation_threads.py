@@ -14,7 +14,7 @@ from mailgate.db import Database
 from mailgate.models import Message
 from tests.mailfactory import make_mail
 from tests.moderation_kit import add, client
-from tests.test_moderation import config, ctxs, mdb, moderate, msettings  # noqa: F401
+from tests.test_moderation import config, ctxs, mdb, moderate, msettings
 
 __all__ = ["config", "ctxs", "mdb", "msettings"]
 
