@@ -134,9 +134,20 @@ def configured_or_fail(settings: Settings, name: str) -> None:
 
 
 def _register_subcommands() -> None:
-    from mailgate import cli_archive, cli_outbox, cli_people, cli_search, cli_serve, cli_web
+    from mailgate import (
+        cli_archive,
+        cli_moderate,
+        cli_ops,
+        cli_outbox,
+        cli_people,
+        cli_search,
+        cli_serve,
+        cli_web,
+    )
 
     cli_archive.register(main)
+    cli_moderate.register(main)
+    cli_ops.register(main)
     cli_outbox.register(main)
     cli_people.register(main)
     cli_search.register(main)

@@ -20,9 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mailgate.config import ConfigError, Settings
+from mailgate.config import ConfigError, Settings, register_keys
 
 SECTION = "people"
+KEYS = register_keys(
+    SECTION, ("domain_aliases", "company_domains", "personal_domains", "plus_separator")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +45,7 @@ def _domains(value: Any, key: str) -> list[str]:
 def people_settings(settings: Settings) -> PeopleSettings:
     """The validated ``[people]`` table; raises ConfigError naming the bad key."""
     table: Mapping[str, Any] = settings.section(SECTION)
-    unknown = set(table) - {
-        "domain_aliases",
-        "company_domains",
-        "personal_domains",
-        "plus_separator",
-    }
+    unknown = set(table) - KEYS
     if unknown:
         raise ConfigError(f"[people] unknown setting(s): {', '.join(sorted(unknown))}")
     aliases: list[tuple[str, str]] = []
