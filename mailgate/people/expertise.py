@@ -22,7 +22,7 @@ from mailgate.people.terms import fallback_query, message_terms
 from mailgate.people.topics import people_using, person_count, topics_of, weight
 from mailgate.search import body_matches
 
-WHO_KNOWS_WINDOW = 2_000
+WHO_KNOWS_WINDOW = 500
 EVIDENCE_MESSAGES = 5
 DECAY = 0.6  # the k-th best message of a person counts DECAY**k
 MAX_RATIO_AUTHOR_MESSAGES = 50
