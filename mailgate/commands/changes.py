@@ -91,6 +91,7 @@ def _ask(ctx: Context, action: str, params: dict[str, Any], summary: str) -> Rep
     confirm.request_confirmation(
         ctx.conn, ctx.settings, action=action, address=ctx.request.sender,
         params={**params, "language": ctx.language}, summary=summary, language=ctx.language,
+        in_reply_to=f"<{ctx.request.message_id}>" if ctx.request.message_id else None,
     )  # fmt: skip
     return Reply(ctx.t("confirm_sent", summary=summary), confirmation=True)
 
@@ -116,9 +117,7 @@ def _list_name(ctx: Context, wanted: str | None) -> str | None:
 def describe_digest(language: str, frequency: str, list_name: str, when: dict) -> str:
     """'weekly digest of the list dev on Monday at 8:00' in the reply language."""
     scope = (
-        text(language, "digest_list", name=list_name)
-        if list_name
-        else text(language, "digest_all")
+        text(language, "digest_list", name=list_name) if list_name else text(language, "digest_all")
     )
     if frequency == "off":
         return text(language, "digest_off", scope=scope)

@@ -67,7 +67,5 @@ def forward_to_moderators(ctx: Context) -> tuple[Reply, bool]:
         headers={"Reply-To": request.sender},
     )
     _attach_original(msg, request.raw)
-    outbound.enqueue(
-        ctx.conn, msg, kind="notice", dedupe_key=f"owner-forward:{request.dedupe_key}"
-    )
+    outbound.enqueue(ctx.conn, msg, kind="notice", dedupe_key=f"owner-forward:{request.dedupe_key}")
     return Reply(ctx.t("owner_forwarded", address=request.recipient, name=name)), True

@@ -60,6 +60,10 @@ def _list_id(settings: Settings, list_name: str | None) -> str | None:
     return f"<{local}.{domain}>"
 
 
+def _bracket(mid: str) -> str | None:
+    return f"<{mid}>" if mid else None
+
+
 def send_reply(ctx: Context, replies: list[Reply]) -> int:
     """Queue the one reply to a command message (its sections joined); returns 1, or 0 when
     the outbox already holds it (a replayed message)."""
@@ -77,8 +81,8 @@ def send_reply(ctx: Context, replies: list[Reply]) -> int:
         markup = "".join(parts) + f"<hr><p><small>{html.escape(footer[3:])}</small></p>"
     msg = outbound.build_message(
         ctx.settings, to=request.sender, subject=subject, text=body, html=markup,
-        sender=request.recipient, in_reply_to=request.message_id or None,
-        references=[*request.references, request.message_id] if request.message_id else (),
+        sender=request.recipient, in_reply_to=_bracket(request.message_id),
+        references=[f"<{mid}>" for mid in request.references],
         auto_reply=True, list_id=_list_id(ctx.settings, request.list_name),
     )  # fmt: skip
     for reply in replies:

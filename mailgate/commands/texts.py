@@ -76,12 +76,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_understood": "Je n'ai trouvé aucune commande dans votre message.",
         "ignored_lines": "Ces lignes n'ont pas été comprises : {lines}",
         "too_many": "Seules les {count} premières commandes d'un message sont traitées.",
-        "search_usage": "« recherche » attend une requête, par exemple : recherche budget from:alice",
+        "search_usage": (
+            "« recherche » attend une requête, par exemple : recherche budget from:alice"
+        ),
         "search_bad": "La requête « {query} » n'a pas pu être comprise : {error}",
         "search_none": "Aucun message ne correspond à « {query} » dans les listes que vous lisez.",
-        "search_head": "{total} message(s) correspondent à « {query} ». Les meilleures discussions :",
+        "search_head": (
+            "{total} message(s) correspondent à « {query} ». Les meilleures discussions :"
+        ),
         "search_mbox": "Les {count} meilleures discussions sont jointes en fichier mbox ({name}).",
-        "search_mbox_cut": "Le fichier mbox a été limité à {count} discussion(s) pour rester léger.",
+        "search_mbox_cut": (
+            "Le fichier mbox a été limité à {count} discussion(s) pour rester léger."
+        ),
         "hit_line": "{date}, {sender}, liste {lists}",
         "who_usage": "« qui connaît » attend un sujet, par exemple : qui connaît facturation",
         "who_none": "Personne n'a écrit sur « {query} » dans les listes que vous lisez.",
@@ -107,7 +113,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "digest_list": "la liste {name}",
         "digest_none": "Vous ne recevez aucun résumé.",
         "digest_head": "Vos résumés :",
-        "digest_usage": "Écrivez « résumé quotidien », « résumé hebdomadaire » ou « résumé arrêt ».",
+        "digest_usage": (
+            "Écrivez « résumé quotidien », « résumé hebdomadaire » ou « résumé arrêt »."
+        ),
         "when_weekday": " le {weekday}",
         "when_hour": " à {hour} h",
         "daily": "quotidien",
@@ -128,9 +136,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "Votre message à {address} n'a pas été transmis : la liste {name} n'a pas de "
             "modérateur joignable par courriel."
         ),
-        "failed": (
-            "Une erreur interne a empêché de traiter votre message ; réessayez plus tard."
-        ),
+        "failed": ("Une erreur interne a empêché de traiter votre message ; réessayez plus tard."),
     },
 }
 

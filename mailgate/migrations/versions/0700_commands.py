@@ -1,14 +1,14 @@
 """Email commands: retry counter on the command inbox, and the command log (dedupe, rate limit).
 
 Revision ID: 0700_commands
-Revises: 0100_search
+Revises: 0400_outbound
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0700_commands"
-down_revision = "0100_search"
+down_revision = "0400_outbound"
 branch_labels = None
 depends_on = None
 
