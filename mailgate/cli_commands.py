@@ -12,10 +12,10 @@ import click
 from sqlalchemy import func, select
 
 from mailgate.cli import Runtime, with_runtime
-from mailgate.cli_serve import add_service
 from mailgate.commands.service import start_commands
 from mailgate.commands.worker import BATCH_LIMIT, run_once
 from mailgate.config import ConfigError
+from mailgate.ingest.gateway import add_service
 from mailgate.models import CommandInbox
 from mailgate.outbound import deliver_due
 
