@@ -23,6 +23,7 @@ ALICE = "alice@example.org"
 BOB = "bob@example.org"
 MALLORY = "mallory@evil.example"
 BOT = "mailgate@lists.example.org"
+SENDERS = {False: f"Alice Martin <{ALICE}>", True: f"Bob Durand <{BOB}>"}
 LISTS = (
     ListConfig(name="dev", address="dev@lists.example.org", language="en"),
     ListConfig(name="annonces", address="annonces@lists.example.org", language="fr"),
@@ -39,6 +40,7 @@ ARCHIVE = (
     ("dev", "budget-1@example.org", "Budget planning 2025", "The budget for the servers.", None),
     ("dev", "budget-2@example.org", "Re: Budget planning 2025", "More budget talk.", "budget-1"),
     ("dev", "coffee@example.org", "Coffee machine", "The coffee machine is broken.", None),
+    ("dev", "espresso@example.org", "Espresso tips", "Coffee grind and espresso pressure.", None),
     ("annonces", "reunion@example.org", "Réunion d'équipe", "La réunion budget est jeudi.", None),
     ("secret", "merger@example.org", "Merger budget", "Confidential budget of the merger.", None),
 )
@@ -61,12 +63,22 @@ def fill_archive(db: Database, settings: Settings) -> None:
             raw = make_mail(
                 mid,
                 header(subject),
+                sender=SENDERS["coffee" in body.lower()],
                 to=f"{name}@lists.example.org",
                 minutes=minutes,
                 body=body,
                 in_reply_to=f"{parent}@example.org" if parent else None,
             )
             ingest(conn, raw, contexts[name], Where(name, "test"))
+
+
+def refresh_people(db: Database, settings: Settings) -> None:
+    """Let the people API (when present) compute the profiles of the archive's senders."""
+    from mailgate import people
+
+    with db.engine.begin() as conn:
+        ids = [people.person_for_address(conn, a) for a in (ALICE, BOB)]
+        people.refresh_people(conn, settings, [i for i in ids if i is not None])
 
 
 @dataclass

@@ -100,7 +100,7 @@ def do_thread(ctx: Context, command: Command) -> Reply:
     """follow / mute / unfollow."""
     thread_id = thread_of(ctx, command.rest.strip())
     if thread_id is None:
-        return Reply(ctx.t("thread_unknown", command=command.line.split()[0]))
+        return Reply(ctx.t("thread_unknown", command=command.keyword))
     summary = ctx.t(command.name, subject=_thread_subject(ctx.conn, thread_id))
     params = {"thread_id": thread_id, "state": STATES[command.name]}
     return _ask(ctx, THREAD_ACTION, params, summary)

@@ -89,12 +89,14 @@ MBOX_FLAGS = ("--mbox", "mbox")
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """One command: its name, the rest of the line as written, the keyword's language."""
+    """One command: its name, the rest of the line and its keyword as written, the keyword's
+    language."""
 
     name: str
     rest: str
     language: str | None
     line: str
+    keyword: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +128,7 @@ def parse_line(line: str) -> Command | None:
         if key in KEYWORDS:
             name, language = KEYWORDS[key]
             rest = " ".join(words[count:]).strip()
-            return Command(name, rest, language, line)
+            return Command(name, rest, language, line, " ".join(words[:count]))
     return None
 
 

@@ -7,7 +7,6 @@ answers that the command is not available. Called through `mailgate.commands.han
 
 from __future__ import annotations
 
-import dataclasses
 import html
 from datetime import UTC
 from typing import Any
@@ -28,6 +27,7 @@ MAX_MBOX_BYTES = 5 * 1024 * 1024
 WHO_KNOWS_LIMIT = 8
 EVIDENCE_LINKS = 3
 PROFILE_ITEMS = 10
+PROFILE_THREADS = 5
 MBOX_NAME = "search.mbox"
 
 
@@ -117,10 +117,13 @@ def do_who_knows(ctx: Context, command: Command) -> Reply:
         return Reply(ctx.t("who_usage"))
     people = _people()
     if people is None:
-        return Reply(ctx.t("unavailable", command=command.line.split()[0]))
-    experts = people.who_knows(
-        ctx.conn, ctx.settings, query, scope=ctx.list_ids, limit=WHO_KNOWS_LIMIT
-    )
+        return Reply(ctx.t("unavailable", command=command.keyword))
+    try:
+        experts = people.who_knows(
+            ctx.conn, ctx.settings, query, scope=ctx.list_ids, limit=WHO_KNOWS_LIMIT
+        )
+    except QueryError as exc:
+        return Reply(ctx.t("search_bad", query=query, error=exc))
     if not experts:
         return Reply(ctx.t("who_none", query=query))
     lines = [ctx.t("who_head", query=query)]
@@ -148,47 +151,39 @@ def do_profile(ctx: Context, command: Command) -> Reply:
         return Reply(ctx.t("profile_usage"))
     people = _people()
     if people is None:
-        return Reply(ctx.t("unavailable", command=command.line.split()[0]))
+        return Reply(ctx.t("unavailable", command=command.keyword))
     person = people.person_for_address(ctx.conn, address)
-    if person is None or not _visible_sender(ctx, people, person):
+    found = None
+    if person is not None:
+        found = people.profile(ctx.conn, ctx.settings, person, scope=ctx.list_ids)
+    if found is None or not getattr(found, "messages", 0):  # nothing the sender may read
         return Reply(ctx.t("profile_none", address=address))
-    profile = people.profile(ctx.conn, ctx.settings, person, scope=ctx.list_ids)
-    lines = [ctx.t("profile_head", address=address), *_describe(profile)]
-    return Reply("\n".join(lines))
+    return Reply("\n".join([ctx.t("profile_head", address=address), *_describe(ctx, found)]))
 
 
-def _visible_sender(ctx: Context, people: Any, person: int) -> bool:
-    """Whether the person wrote at least one message the sender may read (else the profile
-    would reveal that someone posts on a list the sender cannot see)."""
-    from mailgate.archive_reads import messages_from
-
-    addresses = people.addresses_of(ctx.conn, person) or []
-    return any(messages_from(ctx.conn, a, ctx.list_ids, None, 1) for a in addresses)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, list | tuple | set | frozenset):
-        items = list(value)[:PROFILE_ITEMS]
-        return ", ".join(_value(item) for item in items)
-    for name in ("name", "term", "label", "subject", "topic"):
-        if hasattr(value, name) and not isinstance(value, str):
-            return str(getattr(value, name))
-    return str(value)
+def _names(items: Any, *attributes: str) -> str:
+    """The first present attribute of each item (or the item itself), comma separated."""
+    out = []
+    for item in list(items or ())[:PROFILE_ITEMS]:
+        value = next((getattr(item, a) for a in attributes if getattr(item, a, None)), item)
+        out.append(str(value))
+    return ", ".join(out)
 
 
-def _describe(profile: Any) -> list[str]:
-    """A profile's fields as `label: value` lines (ids and empty fields left out)."""
-    if dataclasses.is_dataclass(profile):
-        pairs = [(f.name, getattr(profile, f.name)) for f in dataclasses.fields(profile)]
-    else:
-        pairs = list(vars(profile).items())
-    lines = []
-    for name, value in pairs:
-        if name.startswith("_") or name.endswith("id") or value in (None, "", [], (), {}):
-            continue
-        lines.append(f"- {name.replace('_', ' ')}: {_value(value)}")
+def _describe(ctx: Context, profile: Any) -> list[str]:
+    """What the profile says, without addresses (they are not shown by mail)."""
+    lines = [f"- {ctx.t('profile_name')}: {profile.name}"] if getattr(profile, "name", "") else []
+    first, last = getattr(profile, "first_date", None), getattr(profile, "last_date", None)
+    span = f" ({first:%Y-%m-%d} – {last:%Y-%m-%d})" if first and last else ""
+    lines.append(f"- {ctx.t('profile_messages')}: {profile.messages}{span}")
+    pairs = [
+        ("profile_lists", _names(getattr(profile, "lists", ()))),
+        ("profile_topics", _names(getattr(profile, "topics", ()), "display", "term")),
+        ("profile_people", _names(getattr(profile, "correspondents", ()), "name")),
+    ]
+    lines += [f"- {ctx.t(key)}: {value}" for key, value in pairs if value]
+    started = list(getattr(profile, "started", ()) or ())[:PROFILE_THREADS]
+    if started:
+        lines.append(f"- {ctx.t('profile_started')}:")
+        lines += [f"  {t.subject} {thread_url(ctx.settings, t.thread_id)}" for t in started]
     return lines
-
-
-def thread_link(ctx: Context, thread_id: int) -> str:
-    return thread_url(ctx.settings, thread_id)

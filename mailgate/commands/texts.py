@@ -31,6 +31,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "profile_usage": "“profile” needs an address, for example: profile alice@example.org",
         "profile_none": "I know nothing about {address} in the lists you can read.",
         "profile_head": "Profile of {address}:",
+        "profile_name": "name",
+        "profile_messages": "messages",
+        "profile_lists": "lists",
+        "profile_topics": "topics",
+        "profile_people": "writes most with",
+        "profile_started": "threads started",
         "unavailable": "“{command}” is not available on this server yet.",
         "thread_unknown": (
             "I could not tell which thread you mean: send “{command}” as a reply to a list "
@@ -96,6 +102,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "profile_usage": "« profil » attend une adresse, par exemple : profil alice@example.org",
         "profile_none": "Je ne sais rien de {address} dans les listes que vous lisez.",
         "profile_head": "Profil de {address} :",
+        "profile_name": "nom",
+        "profile_messages": "messages",
+        "profile_lists": "listes",
+        "profile_topics": "sujets",
+        "profile_people": "échange surtout avec",
+        "profile_started": "discussions lancées",
         "unavailable": "« {command} » n'est pas encore disponible sur ce serveur.",
         "thread_unknown": (
             "Je n'ai pas pu savoir de quelle discussion il s'agit : envoyez « {command} » en "
