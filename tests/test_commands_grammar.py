@@ -101,3 +101,13 @@ def test_texts_exist_in_both_languages() -> None:
     assert set(TEXTS["en"]) == set(TEXTS["fr"])
     assert "recherche" in help_text("fr", "bot@x") and "search" in help_text("en", "bot@x")
     assert "dev-request@x" in help_text("en", "bot@x", "dev-request@x")
+
+
+def test_every_commands_setting_is_in_the_example_configuration() -> None:
+    from pathlib import Path
+
+    example = (Path(__file__).parent.parent / "deploy" / "mailgate.example.toml").read_text()
+    section = example.split("[commands]", 1)[1].split("\n[", 1)[0]
+    for key in ("bot_address", "confirm_hours", "enabled", "rate_limit", "rate_window_minutes",
+                "poll_seconds"):  # fmt: skip
+        assert f"{key} = " in section, key
