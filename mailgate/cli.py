@@ -134,10 +134,19 @@ def configured_or_fail(settings: Settings, name: str) -> None:
 
 
 def _register_subcommands() -> None:
-    from mailgate import cli_archive, cli_commands, cli_outbox, cli_search, cli_serve, cli_web
+    from mailgate import (
+        cli_archive,
+        cli_commands,
+        cli_moderate,
+        cli_outbox,
+        cli_search,
+        cli_serve,
+        cli_web,
+    )
 
     cli_archive.register(main)
     cli_commands.register(main)
+    cli_moderate.register(main)
     cli_outbox.register(main)
     cli_search.register(main)
     cli_serve.register(main)

@@ -1,14 +1,14 @@
 """Email commands: retry counter on the command inbox, and the command log (dedupe, rate limit).
 
 Revision ID: 0700_commands
-Revises: 0400_outbound
+Revises: 0900_moderation
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0700_commands"
-down_revision = "0400_outbound"
+down_revision = "0900_moderation"
 branch_labels = None
 depends_on = None
 
