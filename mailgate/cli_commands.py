@@ -4,17 +4,20 @@
 `run-once` handles what is queued in the command inbox (help, search, digest settings...,
 see the README, "Email commands"), then sends the replies through the relay unless
 `--no-send` is given. `status` shows pending messages and the latest outcomes.
+`register` also gives `<list>-owner@` mail to moderation (`mailgate.moderation.mail`).
 """
 
 from __future__ import annotations
 
 import click
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from mailgate.cli import Runtime, with_runtime
+from mailgate.commands.owner import register_owner_handler
+from mailgate.commands.request import Request
 from mailgate.commands.service import start_commands
 from mailgate.commands.worker import BATCH_LIMIT, run_once
-from mailgate.config import ConfigError
+from mailgate.config import ConfigError, Settings
 from mailgate.ingest.gateway import add_service
 from mailgate.models import CommandInbox
 from mailgate.outbound import deliver_due
@@ -64,6 +67,14 @@ def status_cmd(runtime: Runtime) -> None:
         click.echo(f"  #{row.id} {row.handled_at:%Y-%m-%d %H:%M} {row.recipient}: {row.outcome}")
 
 
+def moderation_owner_handler(conn: Connection, settings: Settings, request: Request) -> str:
+    """Owner-address mail goes to moderation by email (it answers and confirms by itself)."""
+    from mailgate.moderation.mail import handle_owner_mail
+
+    return handle_owner_mail(conn, settings, request.message, request.list_name)
+
+
 def register(main: click.Group) -> None:
     main.add_command(commands_group)
     add_service(start_commands)
+    register_owner_handler(moderation_owner_handler)

@@ -172,3 +172,27 @@ def test_french_commands_and_replies(served) -> None:
     send(gw, Mail(subject=f"RE : {subject}", mid="fr4@example.org"))
     done = wait_count(sink, 4)[3]
     assert "C'est fait : résumé quotidien de la liste annonces" in body_of(done.message)
+
+
+def test_owner_mail_reaches_moderation(served) -> None:
+    import mailgate.cli  # noqa: F401  (the composition root wires the owner handler)
+    from mailgate.cli_commands import moderation_owner_handler
+    from mailgate.commands.owner import owner_handler
+    from mailgate.models import Message
+
+    assert owner_handler() is moderation_owner_handler  # wired by `mailgate.cli`
+    _cset, db, gw, sink = served
+    boss = "boss@example.org"  # a moderator of the private list "secret"
+    order = Mail(body="hide merger@example.org leaked", sender=boss,
+                 to="secret-owner@lists.example.org", mid="mod1@example.org")  # fmt: skip
+    send(gw, order)
+    first = wait_count(sink, 2)  # moderation's answer and its confirmation request
+    assert {r for m in first for r in m.recipients} == {boss}
+    tokens = [confirm.find_token(str(m.message["Subject"])) for m in first]
+    [token] = [t for t in tokens if t]
+    send(gw, Mail(subject=f"Re: [{token}]", sender=boss, mid="mod2@example.org"))
+    done = wait_count(sink, 3)[2]
+    assert "Done: <merger@example.org> hidden" in body_of(done.message)
+    query = select(Message.hidden).where(Message.message_id == "merger@example.org")
+    with db.engine.connect() as conn:
+        assert conn.scalar(query) is True

@@ -232,7 +232,19 @@ def test_nothing_understood_gets_help(cdb, cset) -> None:
     assert "found no command" in body_of(msg) and "Could you add me" in body_of(msg)
 
 
-def test_owner_mail_is_forwarded_or_refused_or_given_to_moderation(cdb, cset) -> None:
+@pytest.fixture
+def no_owner_handler():
+    """No moderation handler for the owner address during the test (restored after)."""
+    saved = owner.owner_handler()
+    owner.unregister_owner_handler()
+    yield
+    if saved is not None:
+        owner.register_owner_handler(saved)
+    else:
+        owner.unregister_owner_handler()
+
+
+def test_owner_mail_without_moderation_is_forwarded_or_refused(cdb, cset, no_owner_handler) -> None:
     queue(cdb, cset, Mail(subject="Please", to="secret-owner@lists.example.org", mid="o1@x"))
     queue(cdb, cset, Mail(subject="Please", to="dev-owner@lists.example.org", mid="o2@x"))
     run_once(cdb, cset)
@@ -240,14 +252,15 @@ def test_owner_mail_is_forwarded_or_refused_or_given_to_moderation(cdb, cset) ->
     assert fwd_to == "boss@example.org" and forward["Reply-To"] == ALICE
     assert "forwarded to the moderators of the list secret" in body_of(told)
     assert "was not forwarded" in body_of(refused)
+
+
+def test_owner_mail_goes_to_the_registered_handler(cdb, cset, no_owner_handler) -> None:
     seen = []
     owner.register_owner_handler(lambda conn, settings, req: seen.append(req.subject) or "held")
-    try:
-        queue(cdb, cset, Mail(subject="Later", to="dev-owner@lists.example.org", mid="o3@x"))
-        run_once(cdb, cset)
-    finally:
-        owner.unregister_owner_handler()
+    queue(cdb, cset, Mail(subject="Later", to="dev-owner@lists.example.org", mid="o3@x"))
+    run_once(cdb, cset)
     assert seen == ["Later"] and outcomes(cdb)[-1] == "moderation: held"
+    assert outbox(cdb) == []
 
 
 def test_an_internal_error_is_retried_then_reported(cdb, cset, monkeypatch) -> None:
@@ -281,3 +294,15 @@ def test_run_once_cli(cdb, cset, tmp_path) -> None:
     assert "replied 1" in result.output
     status = CliRunner().invoke(main, ["commands", "status", "--config", str(config)])
     assert "pending 0" in status.output and "replied: help" in status.output
+
+
+def test_scrubbing_erased_content_removes_the_command_record(cdb, cset) -> None:
+    from mailgate.models import CommandLog
+    from mailgate.moderation.purge import scrub_copies
+
+    queue(cdb, cset, Mail(subject="search merger leak", sender=BOB))
+    run_once(cdb, cset)
+    with cdb.engine.begin() as conn:
+        counts = scrub_copies(conn, ["merger leak"])
+        assert counts.command_mail_deleted == 1
+        assert conn.scalar(select(CommandLog.sender)) is None
