@@ -138,6 +138,7 @@ def _register_subcommands() -> None:
         cli_archive,
         cli_commands,
         cli_moderate,
+        cli_ops,
         cli_outbox,
         cli_search,
         cli_serve,
@@ -147,6 +148,7 @@ def _register_subcommands() -> None:
     cli_archive.register(main)
     cli_commands.register(main)
     cli_moderate.register(main)
+    cli_ops.register(main)
     cli_outbox.register(main)
     cli_search.register(main)
     cli_serve.register(main)

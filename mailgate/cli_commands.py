@@ -76,5 +76,5 @@ def moderation_owner_handler(conn: Connection, settings: Settings, request: Requ
 
 def register(main: click.Group) -> None:
     main.add_command(commands_group)
-    add_service(start_commands)
+    add_service(start_commands, "commands")
     register_owner_handler(moderation_owner_handler)

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from mailgate.config import Settings
+from mailgate.config import Settings, register_keys
 from mailgate.models import Confirmation
 from mailgate.outbound import build_message, enqueue
 from mailgate.store import utcnow
@@ -79,6 +79,9 @@ def find_token(text: str) -> str | None:
     """The first confirmation token in a subject or body, if any."""
     match = TOKEN_RE.search(text or "")
     return match.group(0) if match else None
+
+
+register_keys("commands", ["confirm_hours"])
 
 
 def _hours(settings: Settings) -> int:

@@ -19,13 +19,13 @@ import smtplib
 import socket
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Connection, select, update
 
-from mailgate.config import ConfigError, Settings
+from mailgate.config import ConfigError, Settings, register_keys
 from mailgate.db import Database
 from mailgate.models import Outbox
 from mailgate.store import utcnow
@@ -55,6 +55,13 @@ class RelayConfig:
     timeout: float = DEFAULT_RELAY_TIMEOUT
     poll_seconds: float = DEFAULT_POLL_SECONDS
     enabled: bool = True
+
+
+register_keys(
+    "relay",
+    (f.name for f in fields(RelayConfig) if f.name != "password"),
+)
+register_keys("relay", ("password_env", "password_file"))
 
 
 def _password(table: dict) -> str:

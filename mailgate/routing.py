@@ -14,13 +14,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert
 
-from mailgate.config import Settings
+from mailgate.config import Settings, register_keys
 from mailgate.models import CommandInbox
 from mailgate.store import compress
 
 REQUEST_SUFFIX = "-request"
 OWNER_SUFFIX = "-owner"
 DEFAULT_BOT_LOCAL_PART = "mailgate"
+register_keys("commands", ["bot_address"])
 
 
 class RouteKind(enum.StrEnum):

@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from mailgate.commands.worker import BATCH_LIMIT, WorkerStats, rate_limit, run_once
-from mailgate.config import ConfigError, Settings
+from mailgate.config import ConfigError, Settings, register_keys
 from mailgate.db import Database
 from mailgate.outbound import wake_outbox
 
@@ -21,6 +21,7 @@ log = logging.getLogger("mailgate.commands")
 DEFAULT_POLL_SECONDS = 2.0
 _wakers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 _wakers_lock = threading.Lock()
+register_keys("commands", ("poll_seconds", "enabled"))
 
 
 def wake_commands() -> None:

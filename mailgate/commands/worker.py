@@ -26,7 +26,7 @@ from mailgate import outbound
 from mailgate.commands.context import Context, Reply
 from mailgate.commands.request import Request, ignore_reason, read_request
 from mailgate.commands.respond import reply_language, respond, send_reply
-from mailgate.config import ConfigError, Settings
+from mailgate.config import ConfigError, Settings, register_keys
 from mailgate.db import Database
 from mailgate.models import CommandInbox, CommandLog
 from mailgate.store import decompress, utcnow
@@ -39,6 +39,7 @@ DEFAULT_RATE_LIMIT = 20
 DEFAULT_RATE_WINDOW_MINUTES = 60
 inbox_t = CommandInbox.__table__
 log_t = CommandLog.__table__
+register_keys("commands", ("rate_limit", "rate_window_minutes"))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP
 
 from mailgate.commands.service import wake_commands
-from mailgate.config import ConfigError, Settings
+from mailgate.config import ConfigError, Settings, register_keys
 from mailgate.ingest.service import ServeContext
 from mailgate.ingest.smtp_session import GatewaySMTP
 from mailgate.ingest.writer import IngestWriter, ItemResult, Job, WriterBusy, WriterStopped
@@ -60,6 +60,7 @@ _SMTP_KEYS = {
     "max_recipients": int,
     "prepare_workers": int,
 }
+register_keys("smtp", _SMTP_KEYS)
 
 
 def default_prepare_workers() -> int:
