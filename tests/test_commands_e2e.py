@@ -9,6 +9,7 @@ from __future__ import annotations
 import smtplib
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -196,3 +197,28 @@ def test_owner_mail_reaches_moderation(served) -> None:
     query = select(Message.hidden).where(Message.message_id == "merger@example.org")
     with db.engine.connect() as conn:
         assert conn.scalar(query) is True
+
+
+def test_erasure_confirmed_by_mail_is_compacted(served) -> None:
+    """After the worker applies a mailed erasure, compaction runs: nothing is left pending and
+    the erased text is in no SQLite file (database, WAL)."""
+    import mailgate.cli  # noqa: F401  (wires the owner handler)
+    from mailgate.moderation.compaction import _pending_ids
+
+    _cset, db, gw, sink = served
+    boss = "boss@example.org"
+    send(gw, Mail(body="erase merger@example.org request", sender=boss,
+                  to="secret-owner@lists.example.org", mid="er1@example.org"))  # fmt: skip
+    tokens = [confirm.find_token(str(m.message["Subject"])) for m in wait_count(sink, 2)]
+    [token] = [t for t in tokens if t]
+    send(gw, Mail(subject=f"Re: [{token}]", sender=boss, mid="er2@example.org"))
+    assert "Done:" in body_of(wait_count(sink, 3)[2].message)
+    end = time.monotonic() + WAIT
+    while _pending_ids(db):  # compaction follows the worker's run
+        assert time.monotonic() < end, "the erasure was never compacted"
+        time.sleep(POLL)
+    if db.dialect == "sqlite":
+        path = Path(str(db.engine.url.database))
+        for file in (path, path.with_name(path.name + "-wal")):
+            if file.exists():
+                assert b"Confidential budget" not in file.read_bytes()

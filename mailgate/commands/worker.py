@@ -87,7 +87,19 @@ def run_once(
         if result is None:
             break
         stats.add(*result)
+    if stats.handled:
+        _compact_erasures(db)
     return stats
+
+
+def _compact_erasures(db: Database) -> None:
+    """An erasure or redaction confirmed by mail leaves no copy behind in the database files."""
+    from mailgate.moderation.compaction import compact_if_pending
+
+    try:
+        compact_if_pending(db)
+    except Exception:  # the next run compacts again; the commands themselves are done
+        log.exception("compacting after an erasure failed; it will be retried")
 
 
 def _claim(conn: Connection, tried: set[int]) -> Any:
