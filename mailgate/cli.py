@@ -136,6 +136,7 @@ def configured_or_fail(settings: Settings, name: str) -> None:
 def _register_subcommands() -> None:
     from mailgate import (
         cli_archive,
+        cli_commands,
         cli_moderate,
         cli_ops,
         cli_outbox,
@@ -146,6 +147,7 @@ def _register_subcommands() -> None:
     )
 
     cli_archive.register(main)
+    cli_commands.register(main)
     cli_moderate.register(main)
     cli_ops.register(main)
     cli_outbox.register(main)

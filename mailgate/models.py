@@ -263,6 +263,21 @@ class CommandInbox(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime)
     handled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
     outcome: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CommandLog(Base):
+    """One row per command message handled: `dedupe_key` (a hash of its Message-ID and the
+    address it was sent to) makes a retried delivery a no-op; `sender` and `replies` feed the
+    per-sender rate limit of the email-command worker."""
+
+    __tablename__ = "command_log"
+
+    dedupe_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(Integer)
+    sender: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # --- gateway ---

@@ -15,12 +15,13 @@ from __future__ import annotations
 import email
 import email.policy
 import html
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, MetaData, Table, delete, inspect, select, update
 
 from mailgate import links, mime
+from mailgate.store import decompress
 
 SCAN_BATCH = 200
 MIN_NEEDLE_CHARS = 12
@@ -75,8 +76,10 @@ def _table(conn: Connection, name: str) -> Table | None:
     return Table(name, MetaData(), autoload_with=conn)
 
 
-def _matching(conn: Connection, table: Table, column: str, needles: list[str], where=None):  # type: ignore[no-untyped-def]
-    """Rows (id, extra...) of `table` whose mail in `column` contains a needle, in batches."""
+def _matching(conn: Connection, table: Table, column: str, needles: list[str], where=None,  # type: ignore[no-untyped-def]
+              stored: Callable[[bytes], bytes] = bytes):  # fmt: skip
+    """Rows (id, extra...) of `table` whose mail in `column` contains a needle, in batches.
+    `stored` turns the column's bytes back into the mail (the command inbox compresses it)."""
     last = 0
     while True:
         query = select(table).where(table.c.id > last).order_by(table.c.id).limit(SCAN_BATCH)
@@ -87,7 +90,7 @@ def _matching(conn: Connection, table: Table, column: str, needles: list[str], w
             return
         for row in rows:
             data = getattr(row, column) or b""
-            if data and any(n in mail_text(bytes(data)) for n in needles):
+            if data and any(n in mail_text(stored(bytes(data))) for n in needles):
                 yield row
         last = rows[-1].id
 
@@ -127,9 +130,13 @@ def _scrub_commands(conn: Connection, needles: list[str], counts: ScrubCounts) -
     inbox = _table(conn, "command_inbox")
     if inbox is None:
         return
-    done = [r.id for r in _matching(conn, inbox, "data", needles, inbox.c.handled_at.is_not(None))]
+    handled_rows = inbox.c.handled_at.is_not(None)
+    done = [r.id for r in _matching(conn, inbox, "data", needles, handled_rows, decompress)]
     if done:
         conn.execute(delete(inbox).where(inbox.c.id.in_(done)))
+        handled = _table(conn, "command_log")  # the command worker's record (sender address)
+        if handled is not None:
+            conn.execute(delete(handled).where(handled.c.inbox_id.in_(done)))
     counts.command_mail_deleted += len(done)
 
 
