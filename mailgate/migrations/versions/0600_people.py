@@ -4,14 +4,14 @@
 ingest and by `mailgate rebuild --people` for messages stored before this revision.
 
 Revision ID: 0600_people
-Revises: 0900_moderation
+Revises: 0700_commands
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0600_people"
-down_revision = "0900_moderation"
+down_revision = "0700_commands"
 branch_labels = None
 depends_on = None
 
