@@ -436,10 +436,8 @@ class ThreadFix(Base):
 
 
 class Person(Base):
-    """One person: every address they write from points here (`PersonAddress`).
-
-    A person merged into another keeps its row with `merged_into` set, so a merge can be
-    undone under the same id. `name` is the preferred display name among those seen."""
+    """One person (their addresses: `PersonAddress`); a merged one keeps its row, with
+    `merged_into` set, so the merge can be undone."""
 
     __tablename__ = "persons"
 
@@ -450,8 +448,7 @@ class Person(Base):
 
 
 class PersonAddress(Base):
-    """An address (lowercase, as written) and its person; `canonical` is the key that safe
-    automatic merges use (plus tag removed, domain aliases applied)."""
+    """An address (lowercase) and its person; `canonical` is the safe automatic merge key."""
 
     __tablename__ = "person_addresses"
 
@@ -489,8 +486,7 @@ class PersonMerge(Base):
 
 
 class PersonTerm(Base):
-    """How often a person used a term (a stemmed word or two-word phrase) in their own text
-    on one list: occurrences, messages, and the newest message showing it (evidence)."""
+    """A person's use of a term (stem or two-word phrase) in their own text on one list."""
 
     __tablename__ = "person_terms"
     __table_args__ = (Index("ix_person_terms_term", "term", "list_id"),)
