@@ -140,6 +140,7 @@ def _register_subcommands() -> None:
         cli_moderate,
         cli_ops,
         cli_outbox,
+        cli_people,
         cli_search,
         cli_serve,
         cli_web,
@@ -150,6 +151,7 @@ def _register_subcommands() -> None:
     cli_moderate.register(main)
     cli_ops.register(main)
     cli_outbox.register(main)
+    cli_people.register(main)
     cli_search.register(main)
     cli_serve.register(main)
     cli_web.register(main)
