@@ -9,6 +9,7 @@ from tests.commands_support import BOB, Mail, body_of, outbox, queue, refresh_pe
 from tests.test_commands_e2e import send, served, sink, wait_count  # noqa: F401  (fixtures)
 from tests.test_commands_worker import cdb, cset  # noqa: F401  (fixtures)
 
+
 def test_who_knows_through_smtp(served) -> None:  # noqa: F811
     cset_, db, gw, relay = served
     refresh_people(db, cset_)
