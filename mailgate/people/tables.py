@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 
+from mailgate.fastsql import FastStatement
 from mailgate.models import (
     Body,
     MailingList,
@@ -42,16 +43,32 @@ def _greatest(conn: Connection, a, b):  # type: ignore[no-untyped-def]
     return func.greatest(a, b) if conn.dialect.name == "postgresql" else func.max(a, b)
 
 
+def _upsert(conn: Connection, table: Table, keys: list[str], adds: list[str]) -> FastStatement:
+    """INSERT, or on a key conflict add `adds` to the row and keep the greatest last_pk
+    (one compiled statement per table and dialect)."""
+    cache_key = (table.name, conn.dialect.name)
+    found = _UPSERTS.get(cache_key)
+    if found is None:
+        stmt = _insert(conn, table)
+        set_ = {name: table.c[name] + stmt.excluded[name] for name in adds}
+        if "last_pk" in table.c:
+            set_["last_pk"] = _greatest(conn, table.c.last_pk, stmt.excluded.last_pk)
+        found = _UPSERTS[cache_key] = FastStatement(
+            stmt.on_conflict_do_update(index_elements=keys, set_=set_)
+        )
+    return found
+
+
+_UPSERTS: dict[tuple[str, str], FastStatement] = {}
+
+
 def add_names(conn: Connection, rows: Sequence[dict]) -> None:
     """Add to the counts of (address, name) rows: dicts with address, name, count."""
     if not rows:
         return
-    stmt = _insert(conn, names_t)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["address", "name"], set_={"count": names_t.c.count + stmt.excluded.count}
-    )
+    stmt = _upsert(conn, names_t, ["address", "name"], ["count"])
     for start in range(0, len(rows), UPSERT_ROWS):
-        conn.execute(stmt, list(rows[start : start + UPSERT_ROWS]))
+        stmt.executemany(conn, rows[start : start + UPSERT_ROWS])
 
 
 def add_terms(conn: Connection, rows: Sequence[dict]) -> None:
@@ -59,14 +76,6 @@ def add_terms(conn: Connection, rows: Sequence[dict]) -> None:
     last_pk (rows sorted by key, so concurrent writers lock in the same order)."""
     if not rows:
         return
-    stmt = _insert(conn, terms_t)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["person_id", "list_id", "term"],
-        set_={
-            "tf": terms_t.c.tf + stmt.excluded.tf,
-            "docs": terms_t.c.docs + stmt.excluded.docs,
-            "last_pk": _greatest(conn, terms_t.c.last_pk, stmt.excluded.last_pk),
-        },
-    )
+    stmt = _upsert(conn, terms_t, ["person_id", "list_id", "term"], ["tf", "docs"])
     for start in range(0, len(rows), UPSERT_ROWS):
-        conn.execute(stmt, list(rows[start : start + UPSERT_ROWS]))
+        stmt.executemany(conn, rows[start : start + UPSERT_ROWS])
