@@ -5,8 +5,8 @@ indexed lookup or insert, and the ingest writer runs a dozen of those per messag
 statement is still built and compiled by SQLAlchemy (same SQL, same type conversion on the
 way in), once per dialect and set of parameter names, then executed on the raw cursor inside
 the caller's transaction. Results are returned as plain tuples: use it for statements whose
-results are integers and strings (ids), not dates. Called by `store`, `threads`,
-`people` and `moderation`.
+results are integers and strings (ids), or `typed_all` to have dates converted. Called by
+`store`, `threads`, `people` and `moderation`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class FastStatement:
         self.statement = statement
         self.returns_id = returns_id
         self._compiled: dict[tuple[str, tuple[str, ...]], tuple[str, list, dict]] = {}
+        self._results: dict[str, list[Processor | None]] = {}
 
     def _compile(self, conn: Connection, keys: tuple[str, ...]) -> tuple[str, list, dict]:
         dialect = conn.dialect
@@ -65,6 +66,8 @@ class FastStatement:
         return entry
 
     def _arguments(self, extra: dict, names: list, params: Mapping[str, Any]) -> Any:
+        if not extra["processors"] and not extra["defaults"]:
+            return [params[name] for name in names] if extra["positional"] else params
         values = {**extra["defaults"], **params}
         for name, processor in extra["processors"].items():
             values[name] = processor(values[name])
@@ -113,6 +116,25 @@ class FastStatement:
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple]:
         return self.execute(conn, params).fetchall()
 
+    def typed_all(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple]:
+        """`all` with each column converted as SQLAlchemy would (dates, booleans on SQLite)."""
+        processors = self._results.get(conn.dialect.name)
+        if processors is None:
+            dialect = conn.dialect
+            processors = self._results[dialect.name] = [
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in self.statement.selected_columns  # type: ignore[attr-defined]
+            ]
+        rows = self.all(conn, params)
+        if not any(processors):
+            return rows
+        return [
+            tuple(
+                value if f is None else f(value) for f, value in zip(processors, row, strict=True)
+            )
+            for row in rows
+        ]
+
     def insert(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run an INSERT and return the new row's id."""
         cursor = self.execute(conn, params)
@@ -122,6 +144,10 @@ class FastStatement:
 
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
         return self.execute(conn, params).rowcount
+
+
+def _converted(processors: list[Processor | None], row: tuple) -> tuple:
+    return tuple(v if f is None else f(v) for f, v in zip(processors, row, strict=True))
 
 
 def _column_default(statement: Any, name: str, fallback: Any) -> Any:
