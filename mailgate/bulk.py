@@ -23,6 +23,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from mailgate import ids
 from mailgate.db import Database
 from mailgate.models import MessageList, RawMessage
+from mailgate.moderation import blocks
 from mailgate.pipeline import (
     IngestResult,
     ListContext,
@@ -135,6 +136,15 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def _pending(conn: Connection) -> PendingRows:
+    """Pending rows of a new batch, with the moderation blocks read once for the batch."""
+    pending = PendingRows()
+    known = blocks.snapshot(conn)
+    if known is not None:
+        pending.extras[blocks.SNAPSHOT_KEY] = known
+    return pending
+
+
 class _Batch:
     """The messages of one transaction. If the database refuses one of them, the batch is
     rolled back and replayed message by message, each in a savepoint, so that the bad message
@@ -143,7 +153,7 @@ class _Batch:
     def __init__(self, conn: Connection, ctx: ListContext, where: Where) -> None:
         self.conn, self.ctx, self.where = conn, ctx, where
         self.transaction = conn.begin()
-        self.pending = PendingRows()
+        self.pending = _pending(conn)
         self.items: list[Prepared] = []
         self.results: list[IngestResult] = []
         self.guarded = False
