@@ -1,0 +1,160 @@
+"""The "Related elsewhere" section: threads and people on the reader's other lists about the
+topics of the threads in their digest.
+
+`related_elsewhere` is the one function digests call. It uses the people package's
+`related_for_threads` when that package is installed (imported lazily); otherwise it falls
+back to search: the distinctive words of the digest's leading subjects, searched with
+`mailgate.search` as the reader (so private lists stay private, hidden messages stay out) in
+the lists the digest does not cover. Results are cached per run by (what the reader may see,
+what the digest covers), so readers of the same lists share one search. Called by
+`digest.send`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+
+from mailgate import analysis
+from mailgate.access import Viewer
+from mailgate.config import Settings
+from mailgate.search import QueryError, search
+from mailgate.subjects import display_subject
+
+log = logging.getLogger("mailgate.digest")
+SOURCE_THREADS = 3
+WORDS_PER_THREAD = 2
+MIN_WORD_CHARS = 5
+RECENT_DAYS = 180
+STOPWORDS = frozenset(
+    "about after again avant avec besoin bonjour cette comme depuis demain encore entre "
+    "faire hello merci notre nouvelle nouveau other pour quelques question réunion there "
+    "these those thanks update votre would with without sujet subject point suite".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedThread:
+    thread_id: int
+    subject: str
+    list_name: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    threads: tuple[RelatedThread, ...] = ()
+    people: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.threads or self.people)
+
+
+EMPTY = Related()
+
+
+def _people_api() -> Any:
+    try:
+        from mailgate.people import related_for_threads  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return related_for_threads
+
+
+def distinctive_words(subjects: Sequence[str]) -> list[str]:
+    """A few words of these subjects worth searching for (long, not common, no digits)."""
+    words: list[str] = []
+    for subject in subjects[:SOURCE_THREADS]:
+        candidates = [
+            w.lower()
+            for w in analysis.tokenize(display_subject(subject))
+            if len(w) >= MIN_WORD_CHARS and w.isalpha() and w.lower() not in STOPWORDS
+        ]
+        candidates.sort(key=len, reverse=True)
+        words += [w for w in candidates[:WORDS_PER_THREAD] if w not in words]
+    return words
+
+
+def _by_search(
+    conn: Connection,
+    settings: Settings,
+    viewer: Viewer,
+    subjects: Sequence[str],
+    other_lists: Sequence[str],
+    exclude_threads: frozenset[int],
+    *,
+    end: datetime,
+    limit: int,
+) -> Related:
+    words = distinctive_words(subjects)
+    if not words or not other_lists:
+        return EMPTY
+    since = (end - timedelta(days=RECENT_DAYS)).strftime("%Y-%m-%d")
+    query = "(" + " OR ".join(f"subject:{w}" for w in words) + f") after:{since}"
+    try:
+        page = search(
+            conn, settings, query, viewer=viewer, lists=list(other_lists),
+            limit=limit * 3, group_by_thread=True, now=end,
+        )  # fmt: skip
+    except QueryError:
+        return EMPTY
+    threads: list[RelatedThread] = []
+    people: list[str] = []
+    for hit in page.hits:
+        if hit.thread_id in exclude_threads or not hit.lists:
+            continue
+        if len(threads) < limit and all(t.thread_id != hit.thread_id for t in threads):
+            subject = display_subject(hit.subject)
+            threads.append(RelatedThread(hit.thread_id, subject, hit.list, hit.message_id))
+        name = hit.from_name.strip() or hit.from_addr.split("@")[0]
+        if len(people) < limit and name not in people:
+            people.append(name)
+    return Related(tuple(threads), tuple(people))
+
+
+def _from_people(result: Any, limit: int) -> Related:
+    """Adapt the people package's answer (threads and people) to `Related`."""
+    threads = tuple(
+        RelatedThread(
+            getattr(t, "thread_id", 0),
+            display_subject(getattr(t, "subject", "")),
+            getattr(t, "list_name", "") or getattr(t, "list", ""),
+            getattr(t, "message_id", ""),
+        )
+        for t in list(getattr(result, "threads", ()))[:limit]
+    )
+    people = tuple(getattr(p, "name", str(p)) for p in list(getattr(result, "people", ()))[:limit])
+    return Related(threads, people)
+
+
+def related_elsewhere(
+    conn: Connection,
+    settings: Settings,
+    viewer: Viewer,
+    *,
+    thread_ids: Sequence[int],
+    subjects: Sequence[str],
+    scope: Sequence[int],
+    other_lists: Sequence[str],
+    exclude_threads: frozenset[int],
+    end: datetime,
+    limit: int,
+) -> Related:
+    """Threads and people on `other_lists` about the topics of `thread_ids` (best first)."""
+    if limit <= 0 or not thread_ids:
+        return EMPTY
+    api = _people_api()
+    if api is not None:
+        try:
+            result = api(conn, settings, list(thread_ids), scope=list(scope), limit=limit)
+            return _from_people(result, limit)
+        except Exception:  # the section is a bonus: never lose a digest over it
+            log.exception("related_for_threads failed; using search instead")
+    return _by_search(
+        conn, settings, viewer, subjects, other_lists, exclude_threads, end=end, limit=limit
+    )

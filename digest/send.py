@@ -1,0 +1,194 @@
+"""A digest run: make every due digest and queue it exactly once, then (optionally) deliver.
+
+Exactly once: each digest is recorded in `digest_runs` under (subscription, period) in the
+same transaction as its `outbound.enqueue` (dedupe key `digest:<subscription>:<period>`).
+A run killed at any point leaves either both rows or neither: a rerun skips what was queued
+and makes what was not, and the outbox (leases, retries) delivers each queued mail once.
+Digests with nothing new are recorded too (no mail), so the next one starts after them.
+Readers are handled in batches of `[digest] batch_size`: made on a read connection (no
+write lock held while rendering), then written in one short transaction.
+
+`run_digests` is what `mailgate digest send` and the scheduler of `mailgate serve`
+(`digest.service`) call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, insert
+from sqlalchemy.exc import IntegrityError
+
+from digest.build import Builder, Built, Due, plan_due, thread_prefs_for
+from digest.settings import DigestSettings, digest_settings
+from mailgate import outbound
+from mailgate.config import Settings
+from mailgate.db import Database
+from mailgate.models import DigestRun
+
+log = logging.getLogger("mailgate.digest")
+runs_t = DigestRun.__table__
+KIND = "digest"
+DELIVER_BATCH = 500
+
+
+@dataclass
+class RunReport:
+    """What one run did."""
+
+    due: int = 0
+    queued: int = 0
+    empty: int = 0
+    already: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    built: list[Built] = field(default_factory=list)
+
+
+def dedupe_key(due: Due) -> str:
+    return f"digest:{due.sub.id}:{due.period.key}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _record(conn: Connection, built: Built, now: datetime) -> bool:
+    """Queue one digest and record its run; False when it was already done."""
+    outbox_id = None
+    if built.message is not None:
+        outbox_id = outbound.enqueue(
+            conn, built.message, kind=KIND, dedupe_key=dedupe_key(built.due)
+        )
+        if outbox_id is None:
+            return False
+    conn.execute(
+        insert(runs_t).values(
+            subscription_id=built.due.sub.id,
+            address=built.due.sub.address,
+            period=built.due.period.key,
+            period_start=built.due.period.start,
+            period_end=built.due.period.end,
+            thread_count=built.thread_count,
+            outbox_id=outbox_id,
+            created_at=now,
+        )
+    )
+    return True
+
+
+def _write(db: Database, batch: Sequence[Built], report: RunReport) -> None:
+    """Record a batch in one transaction; on a conflict (another run got there), one by one."""
+    now = utcnow()
+    try:
+        with db.engine.begin() as conn:
+            done = [_record(conn, built, now) for built in batch]
+            if not all(done):
+                raise IntegrityError("digest already queued", None, Exception())
+    except IntegrityError:
+        done = []
+        for built in batch:
+            try:
+                with db.engine.begin() as conn:
+                    ok = _record(conn, built, now)
+                    if not ok:
+                        raise IntegrityError("digest already queued", None, Exception())
+                done.append(True)
+            except IntegrityError:
+                done.append(False)
+    for built, ok in zip(batch, done, strict=True):
+        if not ok:
+            report.already += 1
+        elif built.message is None:
+            report.empty += 1
+        else:
+            report.queued += 1
+
+
+def _batches(items: Sequence[Due], size: int) -> Iterable[Sequence[Due]]:
+    for offset in range(0, len(items), size):
+        yield items[offset : offset + size]
+
+
+def _ordered(due: list[Due]) -> list[Due]:
+    """Readers of the same lists and period next to each other (warm caches)."""
+    return sorted(due, key=lambda d: (d.period.end, d.period.start, d.sub.list_name, d.sub.id))
+
+
+def make_digests(
+    db: Database,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    addresses: Iterable[str] | None = None,
+    dry_run: bool = False,
+    options: DigestSettings | None = None,
+) -> RunReport:
+    """Make and queue every digest due at `now` (nothing is written when `dry_run`)."""
+    options = options or digest_settings(settings)
+    now = now or utcnow()
+    report = RunReport()
+    clock = time.perf_counter()
+    build_seconds = write_seconds = 0.0
+    with db.reader() as session:
+        conn = session.connection()
+        due = _ordered(plan_due(conn, settings, options, now, addresses=addresses))
+        report.due = len(due)
+        builder = Builder(conn, settings, options)
+        for batch in _batches(due, options.batch_size):
+            start = time.perf_counter()
+            choices = thread_prefs_for(conn, sorted({d.sub.address for d in batch}))
+            built = [builder.build(d, choices.get(d.sub.address, {})) for d in batch]
+            middle = time.perf_counter()
+            build_seconds += middle - start
+            if dry_run:
+                report.built.extend(built)
+                continue
+            _write(db, built, report)
+            write_seconds += time.perf_counter() - middle
+    report.seconds.update(
+        plan=time.perf_counter() - clock - build_seconds - write_seconds,
+        build=build_seconds,
+        write=write_seconds,
+    )
+    return report
+
+
+def deliver(db: Database, settings: Settings, report: RunReport, *, worker: str) -> None:
+    """Hand queued mail to the relay until nothing is due now (retries wait for later)."""
+    start = time.perf_counter()
+    while True:
+        stats = outbound.deliver_due(db, settings, limit=DELIVER_BATCH, worker=worker)
+        report.sent += stats.sent
+        report.retried += stats.retried
+        report.failed += stats.failed
+        if stats.sent + stats.retried + stats.failed == 0:
+            break
+    report.seconds["deliver"] = time.perf_counter() - start
+
+
+def run_digests(
+    db: Database,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    send: bool = True,
+    worker: str = "digest",
+) -> RunReport:
+    """Make and queue the due digests, then deliver the outbox unless `send` is False."""
+    report = make_digests(db, settings, now=now, dry_run=dry_run)
+    if report.queued or report.empty:
+        log.info(
+            "digests: %d queued, %d with nothing new, %d already done",
+            report.queued, report.empty, report.already,
+        )  # fmt: skip
+    if send and not dry_run:
+        deliver(db, settings, report, worker=worker)
+    return report
