@@ -281,3 +281,79 @@ class ImapState(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# --- outbound mail, confirmations, reader preferences ---
+
+
+class Outbox(Base):
+    """A message mailgate originates, kept until the relay accepts it (or refuses it for good).
+
+    `dedupe_key` makes enqueueing idempotent (a digest's (subscription, period), a reply's
+    request); the lease columns let several processes drain one outbox without sending a row
+    twice (see `mailgate.outbox`).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "sent_at", "failed_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    envelope_from: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), default="")
+    recipients: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(MID_LENGTH), default="")
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class Confirmation(Base):
+    """A change requested by e-mail, applied only when `address` replies with the token."""
+
+    __tablename__ = "confirmations"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), index=True)
+    params: Mapped[str] = mapped_column(Text, default="{}")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+
+
+class Subscription(Base):
+    """A reader's digest setting for one list ("" = every list they may see)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ux_subscriptions_address_list", "address", "list_name", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    list_name: Mapped[str] = mapped_column(String(200), default="")
+    frequency: Mapped[str] = mapped_column(String(8), default="off")
+    weekday: Mapped[int] = mapped_column(Integer, default=0)
+    hour: Mapped[int] = mapped_column(Integer, default=8)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ThreadPref(Base):
+    """A reader following or muting a thread."""
+
+    __tablename__ = "thread_prefs"
+
+    address: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
