@@ -5,7 +5,8 @@ one writer at a time), sends them over one relay connection, and records each ou
 own short transaction: sent after the relay's 250; on a 4xx or a lost connection the row is
 retried later with exponential backoff; on a 5xx (or after `MAX_ATTEMPTS`) it is marked failed
 with the relay's answer. A process killed mid-run leaves leased rows that another run takes over
-once the lease expires. `start_outbox` is the `outbox` service of `mailgate serve`;
+once the lease expires, or at once when its owner was a process of this host that is gone
+(killed). `start_outbox` is the `outbox` service of `mailgate serve`;
 `wake_outbox` nudges it after a commit that queued mail. Callers: `mailgate serve`, the
 `mailgate outbox` CLI, tests.
 """
@@ -112,23 +113,59 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _claim(db: Database, owner: str, now: datetime, limit: int) -> list[int]:
-    """Lease up to `limit` due rows to `owner`; ids in queue order."""
-    due = (
-        select(outbox_t.c.id)
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def _dead_local_owners(conn: Connection, now: datetime) -> list[str]:
+    """Lease owners of this host (`worker_id` form) whose process is gone: a killed run's
+    rows are taken over at once instead of after the lease expires."""
+    host = socket.gethostname()
+    owners = conn.scalars(
+        select(outbox_t.c.lease_owner)
         .where(
             outbox_t.c.sent_at.is_(None),
             outbox_t.c.failed_at.is_(None),
-            outbox_t.c.next_attempt_at <= now,
-            (outbox_t.c.lease_until.is_(None)) | (outbox_t.c.lease_until < now),
+            outbox_t.c.lease_until >= now,
         )
-        .order_by(outbox_t.c.id)
-        .limit(limit)
+        .distinct()
     )
-    if db.dialect == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+    dead = []
+    for owner in owners:
+        parts = (owner or "").split(":")
+        local = len(parts) == 3 and parts[0] == host and parts[1].isdigit()
+        if local and int(parts[1]) != os.getpid() and not _pid_alive(int(parts[1])):
+            dead.append(owner)
+    return dead
+
+
+def _claim(db: Database, owner: str, now: datetime, limit: int) -> list[int]:
+    """Lease up to `limit` due rows to `owner`; ids in queue order."""
     until = now + timedelta(seconds=LEASE_SECONDS)
     with db.engine.begin() as conn:
+        free = (outbox_t.c.lease_until.is_(None)) | (outbox_t.c.lease_until < now)
+        dead = _dead_local_owners(conn, now)
+        if dead:
+            free = free | outbox_t.c.lease_owner.in_(dead)
+        due = (
+            select(outbox_t.c.id)
+            .where(
+                outbox_t.c.sent_at.is_(None),
+                outbox_t.c.failed_at.is_(None),
+                outbox_t.c.next_attempt_at <= now,
+                free,
+            )
+            .order_by(outbox_t.c.id)
+            .limit(limit)
+        )
+        if db.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
         ids = list(conn.scalars(due))
         if ids:
             conn.execute(
