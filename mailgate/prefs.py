@@ -185,3 +185,9 @@ def thread_prefs_for(conn: Connection, addresses: Sequence[str]) -> dict[str, di
         for address, tid, state in rows:
             found.setdefault(address, {})[tid] = state
     return found
+
+
+def subscription_for_token(conn: Connection, token: str) -> Subscription | None:
+    """The subscription an unsubscribe token belongs to (read only: the confirm page)."""
+    row = conn.execute(select(subs_t).where(subs_t.c.token == token)).first()
+    return None if row is None else _row(row)
