@@ -60,7 +60,7 @@ def previous_ends(conn: Connection, ids: Sequence[int]) -> dict[int, datetime]:
             .where(runs_t.c.subscription_id.in_(chunk))
             .group_by(runs_t.c.subscription_id)
         )
-        found.update(dict(conn.execute(query).tuples()))
+        found.update({k: v for k, v in conn.execute(query)})
     return found
 
 
@@ -71,12 +71,10 @@ def period_of(
     now: datetime,
     previous_end: datetime | None,
 ) -> Period:
-    weekday = options.default_weekday if sub.weekday is None else sub.weekday
-    hour = options.default_hour if sub.hour is None else sub.hour
     return due_period(
         sub.frequency,
-        weekday,
-        hour,
+        sub.weekday,
+        sub.hour,
         zone(sub.timezone, settings.timezone),
         now,
         previous_end=previous_end,
@@ -102,11 +100,6 @@ def plan_due(
     ends = previous_ends(conn, [s.id for s in subs])
     due = [Due(s, period_of(s, settings, options, now, ends.get(s.id))) for s in subs]
     return [d for d in due if d.period.start < d.period.end]
-
-
-def thread_prefs_for(conn: Connection, addresses: Sequence[str]) -> dict[str, dict[int, str]]:
-    """Follow/mute choices of many readers at once."""
-    return prefs.thread_prefs_for(conn, addresses)
 
 
 class Builder:
@@ -145,37 +138,30 @@ class Builder:
         return [(self.list_names[lid], w) for lid, w in found if w.by_thread]
 
     def related_for(
-        self, address: str, windows: list[tuple[str, ListWindow]], period: Period
+        self, address: str, selection: rank.Selection, period: Period
     ) -> related.Related:
+        """Related elsewhere for the reader's leading threads (shared by readers alike)."""
         scope = self.scope(address)
-        key = (tuple(scope), tuple(name for name, _ in windows), period.start, period.end)
+        leading = selection.threads[: related.SOURCE_THREADS]
+        key = (tuple(scope), tuple(t.thread_id for t in leading), period.start, period.end)
         found = self._related.get(key)
         if found is None:
-            found = self._related[key] = self._compute_related(address, windows, scope, period)
+            found = self._related[key] = related.related_elsewhere(
+                self.conn,
+                self.settings,
+                Viewer(name=address),
+                thread_ids=[t.thread_id for t in leading],
+                subjects=[t.subject for t in leading],
+                scope=scope,
+                other_lists=self._other_lists(scope, {t.list_name for t in leading}),
+                exclude_threads=selection.candidate_ids,
+                end=period.end,
+                limit=self.options.related_limit,
+            )
         return found
 
-    def _compute_related(
-        self, address: str, windows: list[tuple[str, ListWindow]], scope: list[int], period: Period
-    ) -> related.Related:
-        busiest = sorted(
-            ((len(ms), tid, ms[0].subject, name) for name, w in windows
-             for tid, ms in w.by_thread.items()),
-            key=lambda item: (-item[0], item[1]),
-        )[: related.SOURCE_THREADS]  # fmt: skip
-        source_lists = {name for *_rest, name in busiest}
-        others = [self.list_names[lid] for lid in scope if self.list_names[lid] not in source_lists]
-        return related.related_elsewhere(
-            self.conn,
-            self.settings,
-            Viewer(name=address),
-            thread_ids=[tid for _n, tid, _s, _l in busiest],
-            subjects=[subject for _n, _t, subject, _l in busiest],
-            scope=scope,
-            other_lists=others,
-            exclude_threads=frozenset(t for _, w in windows for t in w.by_thread),
-            end=period.end,
-            limit=self.options.related_limit,
-        )
+    def _other_lists(self, scope: list[int], names: set[str]) -> list[str]:
+        return [self.list_names[lid] for lid in scope if self.list_names[lid] not in names]
 
     def build(self, due: Due, thread_prefs: dict[int, str]) -> Built:
         sub, period = due.sub, due.period
@@ -187,7 +173,7 @@ class Builder:
         )  # fmt: skip
         if not selection.threads:
             return Built(due, 0, None)
-        found = self.related_for(sub.address, windows, period)
+        found = self.related_for(sub.address, selection, period)
         muted = {tid for tid, state in thread_prefs.items() if state == rank.MUTE}
         found = related.Related(
             tuple(r for r in found.threads if r.thread_id not in muted), found.people

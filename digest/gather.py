@@ -14,14 +14,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
-from mailgate.models import Message, MessageList, Thread, ThreadList
+from mailgate.models import Message, MessageList, Thread
 
 msgs_t = Message.__table__
 mlists_t = MessageList.__table__
 threads_t = Thread.__table__
-tlists_t = ThreadList.__table__
 IN_BATCH = 500
 # Messages whose Date is older than this before the window are old mail imported late
 # (an mbox import), not news: they stay out of digests.
@@ -94,10 +93,16 @@ class Gatherer:
     def _read_window(self, list_id: int, start: datetime, end: datetime) -> ListWindow:
         query = (
             select(
-                msgs_t.c.id, msgs_t.c.message_id, msgs_t.c.thread_id, msgs_t.c.parent_mid,
-                msgs_t.c.subject, msgs_t.c.from_name, msgs_t.c.from_addr, msgs_t.c.date,
+                msgs_t.c.id,
+                msgs_t.c.message_id,
+                msgs_t.c.thread_id,
+                msgs_t.c.parent_mid,
+                msgs_t.c.subject,
+                msgs_t.c.from_name,
+                msgs_t.c.from_addr,
+                msgs_t.c.date,
                 msgs_t.c.snippet,
-            )  # fmt: skip
+            )
             .select_from(mlists_t.join(msgs_t, msgs_t.c.id == mlists_t.c.message_pk))
             .where(
                 mlists_t.c.list_id == list_id,
@@ -115,12 +120,20 @@ class Gatherer:
         return ListWindow(list_id, by_thread, self._sizes(list_id, list(by_thread)))
 
     def _sizes(self, list_id: int, thread_ids: list[int]) -> dict[int, int]:
+        """Visible (not hidden) messages of each thread on the list, all time."""
         sizes: dict[int, int] = {}
         for chunk in _chunks(thread_ids):
-            query = select(tlists_t.c.thread_id, tlists_t.c.message_count).where(
-                tlists_t.c.list_id == list_id, tlists_t.c.thread_id.in_(chunk)
+            query = (
+                select(msgs_t.c.thread_id, func.count())
+                .select_from(msgs_t.join(mlists_t, mlists_t.c.message_pk == msgs_t.c.id))
+                .where(
+                    mlists_t.c.list_id == list_id,
+                    msgs_t.c.thread_id.in_(chunk),
+                    msgs_t.c.hidden.is_(False),
+                )
+                .group_by(msgs_t.c.thread_id)
             )
-            sizes.update(dict(self.conn.execute(query).tuples()))
+            sizes.update({k: v for k, v in self.conn.execute(query)})
             self.queries += 1
         return sizes
 
@@ -154,7 +167,10 @@ class Gatherer:
             root_query = select(threads_t.c.id, msgs_t.c.from_addr).select_from(
                 threads_t.join(msgs_t, msgs_t.c.message_id == threads_t.c.root_mid)
             )
-            roots.update(dict(self.conn.execute(root_query.where(threads_t.c.id.in_(chunk)))))
+            roots.update(
+                (tid, addr)
+                for tid, addr in self.conn.execute(root_query.where(threads_t.c.id.in_(chunk)))
+            )
             author_query = (
                 select(msgs_t.c.thread_id, msgs_t.c.from_addr)
                 .where(msgs_t.c.thread_id.in_(chunk))

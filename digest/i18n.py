@@ -12,9 +12,15 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 LANGUAGES = ("fr", "en")
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 MONTHS = {
-    "fr": "janv. févr. mars avr. mai juin juil. août sept. oct. nov. déc.".split(),
-    "en": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(),
+    "fr": _words("janv. févr. mars avr. mai juin juil. août sept. oct. nov. déc."),
+    "en": _words("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"),
 }
 CATALOGUE: dict[str, tuple[str, str]] = {
     # key: (French, English)
@@ -23,7 +29,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "all_lists": ("toutes vos listes", "all your lists"),
     "intro": ("Les discussions nouvelles et actives", "New and active threads"),
     "from_to": ("du {start} au {end}", "from {start} to {end}"),
-    "for_you": ("Pour vous", "For you"),
     "your_thread": ("Votre discussion", "Your thread"),
     "replies_to_you": ("Réponses à vos messages", "Replies to you"),
     "followed": ("Suivie", "Followed"),
@@ -54,7 +59,10 @@ COUNTED: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "new": (("{n} nouveau", "{n} nouveaux"), ("{n} new", "{n} new")),
     "messages": (("{n} message", "{n} messages"), ("{n} message", "{n} messages")),
     "threads": (("{n} discussion", "{n} discussions"), ("{n} thread", "{n} threads")),
-    "replies": (("{n} réponse", "{n} réponses"), ("{n} reply", "{n} replies")),
+    "replies_to_you": (
+        ("{n} réponse pour vous", "{n} réponses pour vous"),
+        ("{n} reply to you", "{n} replies to you"),
+    ),
 }
 
 

@@ -1,7 +1,7 @@
 """Which threads one reader's digest shows, in which order (pure, over `digest.gather` data).
 
-Order: first the reader's own threads and threads with replies to the reader's messages, then
-threads the reader follows, then the others; within each tier by activity and participation
+Order: first the reader's own threads, then threads with replies to the reader's messages,
+then threads the reader follows, then the others; within each tier by activity and participation
 (new messages, distinct new authors, a bonus when the reader took part earlier), newest
 first on ties. Muted threads are left out. A thread cross-posted to several of the reader's
 lists appears once; a thread whose only new messages are the reader's own is no news and
@@ -46,9 +46,11 @@ class DigestThread:
 
     @property
     def tier(self) -> int:
-        if self.mine or self.replies_to_me:
+        if self.mine:
             return 0
-        return 1 if self.followed else 2
+        if self.replies_to_me:
+            return 1
+        return 2 if self.followed else 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +133,8 @@ def _thread(
 
 
 def _key(thread: DigestThread) -> tuple:
-    activity = thread.new_count + AUTHOR_WEIGHT * (len(thread.participants) + thread.more_participants)
+    authors = len(thread.participants) + thread.more_participants
+    activity = thread.new_count + AUTHOR_WEIGHT * authors
     activity += TOOK_PART_BONUS if thread.took_part else 0
     return (thread.tier, -activity, -thread.latest_date.timestamp(), thread.thread_id)
 

@@ -32,9 +32,11 @@ WORDS_PER_THREAD = 2
 MIN_WORD_CHARS = 5
 RECENT_DAYS = 180
 STOPWORDS = frozenset(
-    "about after again avant avec besoin bonjour cette comme depuis demain encore entre "
-    "faire hello merci notre nouvelle nouveau other pour quelques question réunion there "
-    "these those thanks update votre would with without sujet subject point suite".split()
+    str.split(
+        "about after again avant avec besoin bonjour cette comme depuis demain encore entre "
+        "faire hello merci notre nouvelle nouveau other pour quelques question réunion there "
+        "these those thanks update votre would with without sujet subject point suite"
+    )
 )
 
 

@@ -113,12 +113,13 @@ class Renderer:
             else links.absolute(self.settings, "/")
         )
         threads = [self._thread(x) for x in content.selection.threads]
+        period = content.period
         return {
             "t": t,
             "address": content.address,
             "title": f"{t(content.frequency)} · {scope}",
             "scope": scope,
-            "period": t("from_to", start=t.day(content.period.start), end=t.day(content.period.end)),
+            "period": t("from_to", start=t.day(period.start), end=t.day(period.end)),
             "threads": threads,
             "more": content.selection.more,
             "archive_url": archive,

@@ -16,19 +16,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, insert
 from sqlalchemy.exc import IntegrityError
 
-from digest.build import Builder, Built, Due, plan_due, thread_prefs_for
+from digest.build import Builder, Built, Due, period_of, plan_due
 from digest.settings import DigestSettings, digest_settings
-from mailgate import outbound
+from mailgate import outbound, prefs
 from mailgate.config import Settings
 from mailgate.db import Database
 from mailgate.models import DigestRun
+from mailgate.outbox import worker_id as outbound_worker_id
 
 log = logging.getLogger("mailgate.digest")
 runs_t = DigestRun.__table__
@@ -129,8 +130,10 @@ def make_digests(
     addresses: Iterable[str] | None = None,
     dry_run: bool = False,
     options: DigestSettings | None = None,
+    after_batch: Callable[[RunReport], None] | None = None,
 ) -> RunReport:
-    """Make and queue every digest due at `now` (nothing is written when `dry_run`)."""
+    """Make and queue every digest due at `now` (nothing is written when `dry_run`);
+    `after_batch` runs after each batch is committed (delivery, so mail flows early)."""
     options = options or digest_settings(settings)
     now = now or utcnow()
     report = RunReport()
@@ -143,7 +146,7 @@ def make_digests(
         builder = Builder(conn, settings, options)
         for batch in _batches(due, options.batch_size):
             start = time.perf_counter()
-            choices = thread_prefs_for(conn, sorted({d.sub.address for d in batch}))
+            choices = prefs.thread_prefs_for(conn, sorted({d.sub.address for d in batch}))
             built = [builder.build(d, choices.get(d.sub.address, {})) for d in batch]
             middle = time.perf_counter()
             build_seconds += middle - start
@@ -152,8 +155,11 @@ def make_digests(
                 continue
             _write(db, built, report)
             write_seconds += time.perf_counter() - middle
+            if after_batch is not None:
+                after_batch(report)
+    spent = build_seconds + write_seconds + report.seconds.get("deliver", 0.0)
     report.seconds.update(
-        plan=time.perf_counter() - clock - build_seconds - write_seconds,
+        plan=time.perf_counter() - clock - spent,
         build=build_seconds,
         write=write_seconds,
     )
@@ -170,7 +176,7 @@ def deliver(db: Database, settings: Settings, report: RunReport, *, worker: str)
         report.failed += stats.failed
         if stats.sent + stats.retried + stats.failed == 0:
             break
-    report.seconds["deliver"] = time.perf_counter() - start
+    report.seconds["deliver"] = report.seconds.get("deliver", 0.0) + time.perf_counter() - start
 
 
 def run_digests(
@@ -180,15 +186,54 @@ def run_digests(
     now: datetime | None = None,
     dry_run: bool = False,
     send: bool = True,
-    worker: str = "digest",
 ) -> RunReport:
-    """Make and queue the due digests, then deliver the outbox unless `send` is False."""
-    report = make_digests(db, settings, now=now, dry_run=dry_run)
+    """Make and queue the due digests, delivering the outbox after each batch and at the end
+    unless `send` is False."""
+    worker = outbound_worker_id()
+
+    def flush(report: RunReport) -> None:
+        deliver(db, settings, report, worker=worker)
+
+    deliverer = flush if send and not dry_run else None
+    report = make_digests(db, settings, now=now, dry_run=dry_run, after_batch=deliverer)
     if report.queued or report.empty:
         log.info(
             "digests: %d queued, %d with nothing new, %d already done",
             report.queued, report.empty, report.already,
         )  # fmt: skip
-    if send and not dry_run:
-        deliver(db, settings, report, worker=worker)
+    if deliverer is not None:
+        deliverer(report)  # retries that came due meanwhile, mail queued by other processes
     return report
+
+
+def preview(
+    db: Database,
+    settings: Settings,
+    address: str,
+    *,
+    now: datetime | None = None,
+    list_name: str | None = None,
+) -> list[Built]:
+    """The digests `address` would get now (its subscriptions, else a daily one of every list
+    it may see), from one nominal period back; nothing is written."""
+    options = digest_settings(settings)
+    now = now or utcnow()
+    address = address.strip().lower()
+    with db.reader() as session:
+        conn = session.connection()
+        subs = [s for s in prefs.subscriptions_of(conn, address) if s.frequency != "off"]
+        if list_name is not None:
+            subs = [s for s in subs if s.list_name == list_name]
+        if not subs:
+            subs = [
+                prefs.Subscription(
+                    id=0, address=address, list_name=list_name or "", frequency="daily",
+                    weekday=prefs.DEFAULT_WEEKDAY, hour=prefs.DEFAULT_HOUR,
+                    timezone=settings.timezone, token="preview",
+                )
+            ]  # fmt: skip
+        builder = Builder(conn, settings, options)
+        choices = prefs.thread_prefs_of(conn, address)
+        return [
+            builder.build(Due(s, period_of(s, settings, options, now, None)), choices) for s in subs
+        ]

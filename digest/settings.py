@@ -1,8 +1,8 @@
 """The `[digest]` table of the configuration, validated into a frozen dataclass.
 
 Keys (documented in deploy/mailgate.example.toml): enabled, check_seconds, max_threads,
-snippet_chars, related_limit, templates, batch_size, max_lookback_days, default_hour,
-default_weekday. Called by `digest.send`, `digest.render`, `digest.service` and the CLI.
+snippet_chars, related_limit, templates, batch_size, max_lookback_days. Called by
+`digest.send`, `digest.service` and the CLI.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ DEFAULT_SNIPPET_CHARS = 220
 DEFAULT_RELATED_LIMIT = 5
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_MAX_LOOKBACK_DAYS = 31
-DEFAULT_HOUR = 8
 KEYS = frozenset(
     {
         "enabled",
@@ -30,8 +29,6 @@ KEYS = frozenset(
         "templates",
         "batch_size",
         "max_lookback_days",
-        "default_hour",
-        "default_weekday",
     }
 )
 
@@ -48,8 +45,6 @@ class DigestSettings:
     templates: Path | None = None
     batch_size: int = DEFAULT_BATCH_SIZE
     max_lookback_days: int = DEFAULT_MAX_LOOKBACK_DAYS
-    default_hour: int = DEFAULT_HOUR
-    default_weekday: int = 0
 
 
 def _int(table: dict[str, Any], key: str, default: int, lo: int, hi: int) -> int:
@@ -91,6 +86,4 @@ def digest_settings(settings: Settings) -> DigestSettings:
         templates=_templates(settings, table),
         batch_size=_int(table, "batch_size", DEFAULT_BATCH_SIZE, 1, 100_000),
         max_lookback_days=_int(table, "max_lookback_days", DEFAULT_MAX_LOOKBACK_DAYS, 1, 366),
-        default_hour=_int(table, "default_hour", DEFAULT_HOUR, 0, 23),
-        default_weekday=_int(table, "default_weekday", 0, 0, 6),
     )

@@ -168,7 +168,10 @@ class MessageList(Base):
     """A message as delivered by one list: the copy's raw bytes and its arrival."""
 
     __tablename__ = "message_lists"
-    __table_args__ = (Index("ix_message_lists_list_date", "list_id", "date", "message_pk"),)
+    __table_args__ = (
+        Index("ix_message_lists_list_date", "list_id", "date", "message_pk"),
+        Index("ix_message_lists_list_arrived", "list_id", "arrived_at"),
+    )
 
     message_pk: Mapped[int] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
@@ -357,3 +360,27 @@ class ThreadPref(Base):
     thread_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     state: Mapped[str] = mapped_column(String(8))
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --- digests ---
+
+
+class DigestRun(Base):
+    """One digest made for one subscription and period, written in the same transaction as
+    its outbox row (`outbox_id`; None when there was nothing new): the key that makes each
+    digest go out exactly once, and the end of the window the next digest starts from."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (
+        Index("ux_digest_runs_subscription_period", "subscription_id", "period", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    period: Mapped[str] = mapped_column(String(40))
+    period_start: Mapped[datetime] = mapped_column(DateTime)
+    period_end: Mapped[datetime] = mapped_column(DateTime)
+    thread_count: Mapped[int] = mapped_column(Integer, default=0)
+    outbox_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -92,6 +92,7 @@ class RelaySink:
     def wait_held(self, count: int = 1, timeout: float = WAIT_SECONDS) -> None:
         """Wait until `count` senders are blocked in DATA by `hold()` (0: until the held ones
         are gone, e.g. their sender was killed)."""
+
         def done() -> bool:
             return self.held >= count if count else self.held == 0
 
