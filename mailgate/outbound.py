@@ -27,6 +27,7 @@ from sqlalchemy import Connection, insert, select
 
 from mailgate.config import Settings
 from mailgate.models import Outbox
+from mailgate.outbound_bulk import Prepared, build_prepared
 from mailgate.outbox import SendStats, deliver_due, start_outbox, wake_outbox
 from mailgate.routing import bot_address
 from mailgate.store import utcnow
@@ -42,8 +43,10 @@ BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
 outbox_t = Outbox.__table__
 __all__ = [
     "OutboundError",
+    "Prepared",
     "SendStats",
     "build_message",
+    "build_prepared",
     "deliver_due",
     "enqueue",
     "is_automated",
@@ -107,35 +110,58 @@ def _recipients(msg: Message, recipients: Sequence[str] | None) -> list[str]:
 
 def enqueue(
     conn: Connection,
-    msg: EmailMessage,
+    msg: EmailMessage | Prepared,
     *,
     kind: str,
     dedupe_key: str | None = None,
     recipients: Sequence[str] | None = None,
     envelope_from: str | None = None,
 ) -> int | None:
-    """Queue `msg` in the caller's transaction; None (nothing queued) if `dedupe_key` exists."""
+    """Queue `msg` in the caller's transaction; None (nothing queued) if `dedupe_key` exists.
+
+    `msg` is a message from `build_message`, or bytes already serialized by
+    `outbound_bulk.build_prepared` (bulk mail: its recipients and sender come with it)."""
     if kind not in KINDS:
         raise OutboundError(f"unknown outbound kind {kind!r} (one of {', '.join(KINDS)})")
     if dedupe_key is not None:
         found = conn.scalar(select(outbox_t.c.id).where(outbox_t.c.dedupe_key == dedupe_key))
         if found is not None:
             return None
+    if isinstance(msg, Prepared):
+        return _insert(
+            conn, kind, dedupe_key, list(recipients or msg.recipients),
+            envelope_from or msg.envelope_from, msg.message_id, msg.data,
+        )  # fmt: skip
     to = _recipients(msg, recipients)
     if "Bcc" in msg:
         del msg["Bcc"]
     sender = envelope_from
     if sender is None:
         sender = next((a for _n, a in getaddresses([str(msg.get("From", ""))]) if a), "")
+    data = msg.as_bytes(policy=SMTP)
+    return _insert(conn, kind, dedupe_key, to, sender, str(msg.get("Message-ID", "")), data)
+
+
+def _insert(
+    conn: Connection,
+    kind: str,
+    dedupe_key: str | None,
+    to: Sequence[str],
+    sender: str,
+    message_id: str,
+    data: bytes,
+) -> int:
+    if not [r for r in to if r.strip()]:
+        raise OutboundError("a message needs at least one recipient")
     now = utcnow()
     return conn.execute(
         insert(outbox_t).values(
             dedupe_key=dedupe_key,
             kind=kind,
             envelope_from=sender,
-            recipients="\n".join(to),
-            message_id=str(msg.get("Message-ID", "")),
-            data=msg.as_bytes(policy=SMTP),
+            recipients="\n".join(r.strip() for r in to if r.strip()),
+            message_id=message_id,
+            data=data,
             created_at=now,
             attempts=0,
             next_attempt_at=now,

@@ -1,0 +1,73 @@
+"""The bulk fast path of outbound mail gives the message `build_message` gives (parsed back
+with the standard library), queues like it, and resists header injection."""
+
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+
+import pytest
+from sqlalchemy import select
+
+from mailgate.config import Settings
+from mailgate.db import Database
+from mailgate.models import Outbox
+from mailgate.outbound import build_message, build_prepared, enqueue
+from mailgate.outbound_bulk import BulkError
+
+TEXT = "Résumé du jour\n\nLigne avec = et un point :\n.\nfin " + "très long " * 20 + "\n"
+HTML = "<p>Été <b>chaud</b> = 30°</p>\n" + "<td style='x'>cellule</td>" * 10
+
+
+def _both(settings: Settings):
+    kwargs = dict(
+        to="élodie.x@example.org".replace("é", "e"),
+        subject="Résumé quotidien · toutes vos listes — 4 discussions",
+        text=TEXT,
+        html=HTML,
+        list_id="dev <dev.lists.example.org>",
+        headers={"List-Unsubscribe": "<http://archive.test/digest/unsubscribe/" + "x" * 40 + ">"},
+    )
+    slow = build_message(settings, **kwargs)
+    fast = build_prepared(settings, **kwargs)
+    return (
+        message_from_bytes(slow.as_bytes(), policy=policy.default),
+        message_from_bytes(fast.data, policy=policy.default),
+        fast,
+    )
+
+
+def test_same_message_as_build_message(settings: Settings) -> None:
+    slow, fast, prepared = _both(settings)
+    for name in ("From", "To", "Subject", "List-Id", "Auto-Submitted", "X-Mailgate-Origin"):
+        assert str(fast[name]) == str(slow[name]), name
+    assert fast["List-Unsubscribe"].strip() == slow["List-Unsubscribe"].strip()
+    assert fast["Message-ID"] == prepared.message_id and fast["Date"]
+    assert fast.get_content_type() == "multipart/alternative"
+    for kind in ("plain", "html"):
+        got, expected = (m.get_body((kind,)).get_content() for m in (fast, slow))
+        assert got.replace("\r\n", "\n") == expected.replace("\r\n", "\n")
+    assert b"\r\n" in prepared.data and b"\n" not in prepared.data.replace(b"\r\n", b"")
+    lines = prepared.data.split(b"\r\n")
+    assert max(len(line) for line in lines) <= 998
+    assert b"List-Unsubscribe:" in lines  # folded: the long URL on its own line
+
+
+def test_header_injection_and_ascii_addresses(settings: Settings) -> None:
+    prepared = build_prepared(
+        settings, to="a@example.org", subject="x\r\nBcc: victim@example.org", text="t"
+    )
+    parsed = message_from_bytes(prepared.data, policy=policy.default)
+    assert parsed["Bcc"] is None and parsed.get_content().strip() == "t"
+    with pytest.raises(BulkError):
+        build_prepared(settings, to="é@example.org", subject="s", text="t")
+
+
+def test_enqueue_prepared(db: Database, settings: Settings) -> None:
+    prepared = build_prepared(settings, to="bob@example.org", subject="s", text="t")
+    with db.engine.begin() as conn:
+        first = enqueue(conn, prepared, kind="digest", dedupe_key="d1")
+        assert enqueue(conn, prepared, kind="digest", dedupe_key="d1") is None
+        row = conn.execute(select(Outbox).where(Outbox.id == first)).one()
+    assert row.recipients == "bob@example.org" and row.data == prepared.data
+    assert row.envelope_from == "mailgate@lists.example.org"
+    assert row.message_id == prepared.message_id
