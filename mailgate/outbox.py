@@ -4,7 +4,8 @@
 one writer at a time), sends them over one relay connection, and records each outcome in its
 own short transaction: sent after the relay's 250; on a 4xx or a lost connection the row is
 retried later with exponential backoff; on a 5xx (or after `MAX_ATTEMPTS`) it is marked failed
-with the relay's answer. A process killed mid-run leaves leased rows that another run takes over
+with the relay's answer (outcomes commit without waiting for the disk: see
+`_outcome_transaction`). A process killed mid-run leaves leased rows that another run takes over
 once the lease expires, or at once when its owner was a process of this host that is gone
 (killed). `start_outbox` is the `outbox` service of `mailgate serve`;
 `wake_outbox` nudges it after a commit that queued mail. Callers: `mailgate serve`, the
@@ -14,12 +15,14 @@ once the lease expires, or at once when its owner was a process of this host tha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import smtplib
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -204,10 +207,32 @@ def _connect(relay: RelayConfig) -> smtplib.SMTP:
     return smtp
 
 
+@contextlib.contextmanager
+def _outcome_transaction(db: Database) -> Iterator[Connection]:
+    """A transaction whose commit survives the process being killed but does not wait for the
+    disk (SQLite WAL synchronous=NORMAL, PostgreSQL synchronous_commit=off): a power failure
+    can only forget that a row was sent (it goes again), never lose a message. One fsync per
+    sent message would cap delivery at a few hundred messages a second."""
+    with db.engine.connect() as conn:
+        if db.dialect != "sqlite":
+            with conn.begin():
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                yield conn
+            return
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        raw.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            raw.execute("PRAGMA synchronous=FULL")
+
+
 def _record(db: Database, owner: str, row: Outbox, error: tuple[int, str] | None) -> str:
     """Store the outcome of one send; returns 'sent', 'retried' or 'failed'."""
     now = utcnow()
-    with db.engine.begin() as conn:
+    with _outcome_transaction(db) as conn:
         if error is None:
             _finish(conn, row.id, owner, sent_at=now, last_error="")
             return "sent"
