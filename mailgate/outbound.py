@@ -28,7 +28,7 @@ from sqlalchemy import Connection, insert, select
 from mailgate.config import Settings
 from mailgate.models import Outbox
 from mailgate.outbound_bulk import Prepared, build_prepared
-from mailgate.outbox import SendStats, deliver_due, start_outbox, wake_outbox
+from mailgate.outbox import SendStats, deliver_due, pack, start_outbox, wake_outbox
 from mailgate.routing import bot_address
 from mailgate.store import utcnow
 
@@ -120,7 +120,8 @@ def enqueue(
     """Queue `msg` in the caller's transaction; None (nothing queued) if `dedupe_key` exists.
 
     `msg` is a message from `build_message`, or bytes already serialized by
-    `outbound_bulk.build_prepared` (bulk mail: its recipients and sender come with it)."""
+    `outbound_bulk.build_prepared` (bulk mail: its recipients and sender come with it; stored
+    compressed, see `outbox.pack`)."""
     if kind not in KINDS:
         raise OutboundError(f"unknown outbound kind {kind!r} (one of {', '.join(KINDS)})")
     if dedupe_key is not None:
@@ -130,7 +131,7 @@ def enqueue(
     if isinstance(msg, Prepared):
         return _insert(
             conn, kind, dedupe_key, list(recipients or msg.recipients),
-            envelope_from or msg.envelope_from, msg.message_id, msg.data,
+            envelope_from or msg.envelope_from, msg.message_id, pack(msg.data),
         )  # fmt: skip
     to = _recipients(msg, recipients)
     if "Bcc" in msg:

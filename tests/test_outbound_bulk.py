@@ -13,6 +13,7 @@ from mailgate.db import Database
 from mailgate.models import Outbox
 from mailgate.outbound import build_message, build_prepared, enqueue
 from mailgate.outbound_bulk import BulkError
+from mailgate.outbox import unpack
 
 TEXT = "Résumé du jour\n\nLigne avec = et un point :\n.\nfin " + "très long " * 20 + "\n"
 HTML = "<p>Été <b>chaud</b> = 30°</p>\n" + "<td style='x'>cellule</td>" * 10
@@ -68,6 +69,6 @@ def test_enqueue_prepared(db: Database, settings: Settings) -> None:
         first = enqueue(conn, prepared, kind="digest", dedupe_key="d1")
         assert enqueue(conn, prepared, kind="digest", dedupe_key="d1") is None
         row = conn.execute(select(Outbox).where(Outbox.id == first)).one()
-    assert row.recipients == "bob@example.org" and row.data == prepared.data
+    assert row.recipients == "bob@example.org" and unpack(row.data) == prepared.data
     assert row.envelope_from == "mailgate@lists.example.org"
     assert row.message_id == prepared.message_id
