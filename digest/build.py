@@ -27,6 +27,7 @@ from mailgate import access, archive_reads, prefs
 from mailgate.access import Viewer
 from mailgate.config import Settings
 from mailgate.models import DigestRun
+from mailgate.outbound_bulk import Prepared
 
 runs_t = DigestRun.__table__
 IN_BATCH = 500
@@ -46,7 +47,7 @@ class Built:
 
     due: Due
     thread_count: int
-    message: EmailMessage | None
+    message: Prepared | EmailMessage | None
     text: str = ""
 
 
@@ -110,11 +111,21 @@ class Builder:
         self.settings = settings
         self.options = options
         self.gatherer = Gatherer(conn)
+        self.ranker = rank.Ranker(
+            self.gatherer.context,
+            max_threads=options.max_threads,
+            snippet_chars=options.snippet_chars,
+        )
         self.renderer = Renderer(settings, options.templates)
         self.list_ids = archive_reads.list_ids_by_name(conn)
         self.list_names = {lid: name for name, lid in self.list_ids.items()}
         self._scopes: dict[frozenset[str], list[int]] = {}
         self._related: dict[tuple, related.Related] = {}
+
+    def bind(self, conn: Connection) -> None:
+        """Read through `conn` from now on (one short read transaction per batch: a long one
+        would keep SQLite from checkpointing its WAL while the run writes)."""
+        self.conn = self.gatherer.conn = conn
 
     def scope(self, address: str) -> list[int]:
         """Ids of the lists `address` may read (asked of `mailgate.access`)."""
@@ -140,21 +151,30 @@ class Builder:
     def related_for(
         self, address: str, selection: rank.Selection, period: Period
     ) -> related.Related:
-        """Related elsewhere for the reader's leading threads (shared by readers alike)."""
+        """Related elsewhere for the reader's leading threads: each thread's answer is asked
+        once per run and set of visible lists, then merged for the reader."""
         scope = self.scope(address)
-        leading = selection.threads[: related.SOURCE_THREADS]
-        key = (tuple(scope), tuple(t.thread_id for t in leading), period.start, period.end)
+        answers = [
+            self._related_to(thread, scope, address, period)
+            for thread in selection.threads[: related.SOURCE_THREADS]
+        ]
+        return related.merge(answers, selection.candidate_ids, self.options.related_limit)
+
+    def _related_to(
+        self, thread: rank.DigestThread, scope: list[int], address: str, period: Period
+    ) -> related.Related:
+        key = (thread.thread_id, tuple(scope), period.end)
         found = self._related.get(key)
         if found is None:
             found = self._related[key] = related.related_elsewhere(
                 self.conn,
                 self.settings,
                 Viewer(name=address),
-                thread_ids=[t.thread_id for t in leading],
-                subjects=[t.subject for t in leading],
+                thread_ids=[thread.thread_id],
+                subjects=[thread.subject],
                 scope=scope,
-                other_lists=self._other_lists(scope, {t.list_name for t in leading}),
-                exclude_threads=selection.candidate_ids,
+                other_lists=self._other_lists(scope, {thread.list_name}),
+                exclude_threads=frozenset({thread.thread_id}),
                 end=period.end,
                 limit=self.options.related_limit,
             )
@@ -166,11 +186,8 @@ class Builder:
     def build(self, due: Due, thread_prefs: dict[int, str]) -> Built:
         sub, period = due.sub, due.period
         windows = self._windows(self.lists_of(sub), period)
-        context = self.gatherer.contexts(w for _, w in windows)
-        selection = rank.select_threads(
-            [sub.address], windows, context, thread_prefs,
-            max_threads=self.options.max_threads, snippet_chars=self.options.snippet_chars,
-        )  # fmt: skip
+        self.gatherer.contexts(w for _, w in windows)
+        selection = self.ranker.select([sub.address], windows, thread_prefs)
         if not selection.threads:
             return Built(due, 0, None)
         found = self.related_for(sub.address, selection, period)

@@ -82,6 +82,11 @@ class Gatherer:
         self._asked_parents: set[str] = set()
         self.queries = 0
 
+    @property
+    def context(self) -> Context:
+        """The thread contexts read so far (filled by `contexts`)."""
+        return self._context
+
     def window(self, list_id: int, start: datetime, end: datetime) -> ListWindow:
         """New visible (not hidden) messages of a list that arrived in (start, end]."""
         key = (list_id, start, end)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from digest.gather import Context, ListWindow, NewMessage, ThreadContext
@@ -43,14 +43,6 @@ class DigestThread:
     replies_to_me: int
     followed: bool
     took_part: bool
-
-    @property
-    def tier(self) -> int:
-        if self.mine:
-            return 0
-        if self.replies_to_me:
-            return 1
-        return 2 if self.followed else 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,30 +124,101 @@ def _thread(
     )
 
 
-def _key(thread: DigestThread) -> tuple:
-    authors = len(thread.participants) + thread.more_participants
-    activity = thread.new_count + AUTHOR_WEIGHT * authors
-    activity += TOOK_PART_BONUS if thread.took_part else 0
-    return (thread.tier, -activity, -thread.latest_date.timestamp(), thread.thread_id)
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What every reader of the same windows sees of a thread; personal bits come later."""
+
+    thread_id: int
+    entry: tuple[str, list[NewMessage], int]
+    new_authors: frozenset[str]
+    names: tuple[str, ...]  # new authors' names, most active first
+    reply_targets: dict[str, int]  # author replied to -> new replies (by someone else)
+    root_author: str
+    authors: frozenset[str]
+    latest_date: datetime
+    base: DigestThread  # as shown to a reader with no part in it
 
 
-def select_threads(
-    addresses: Iterable[str],
-    windows: Sequence[tuple[str, ListWindow]],
-    context: Context,
-    prefs: dict[int, str],
-    *,
-    max_threads: int,
-    snippet_chars: int,
-) -> Selection:
-    """Rank the new threads of `windows` for the reader with these addresses."""
-    me = frozenset(a.lower() for a in addresses)
-    merged = _merge(windows)
-    threads = [
-        _thread(tid, entry, me, context, prefs.get(tid) == FOLLOW, snippet_chars)
-        for tid, entry in merged.items()
-        if prefs.get(tid) != MUTE and not all(m.from_addr.lower() in me for m in entry[1])
-    ]
-    threads.sort(key=_key)
-    shown = tuple(threads[:max_threads])
-    return Selection(shown, len(threads) - len(shown), frozenset(merged))
+def _shared(
+    thread_id: int, entry: tuple[str, list[NewMessage], int], context: Context, snippet_chars: int
+) -> _Shared:
+    messages = entry[1]
+    info = context.threads.get(thread_id, ThreadContext())
+    targets: Counter[str] = Counter()
+    for m in messages:
+        target = context.parent_authors.get(m.parent_mid or "", "")
+        if target and target != m.from_addr.lower():
+            targets[target] += 1
+    names = Counter(_name(m) for m in messages)
+    return _Shared(
+        thread_id, entry, frozenset(m.from_addr.lower() for m in messages),
+        tuple(name for name, _n in names.most_common()), dict(targets),
+        info.root_author, info.authors, messages[-1].date,
+        _thread(thread_id, entry, frozenset(), context, False, snippet_chars),
+    )  # fmt: skip
+
+
+def _personal(
+    s: _Shared, me: frozenset[str], followed: bool, context: Context, chars: int
+) -> DigestThread:
+    """The thread as this reader sees it (the shared one unless they wrote in it today)."""
+    if s.new_authors & me:
+        return _thread(s.thread_id, s.entry, me, context, followed, chars)
+    replies = sum(s.reply_targets.get(a, 0) for a in me)
+    mine, took_part = s.root_author in me, bool(s.authors & me)
+    if not (replies or mine or took_part or followed):
+        return s.base
+    return replace(s.base, mine=mine, replies_to_me=replies, followed=followed, took_part=took_part)
+
+
+def _key(s: _Shared, me: frozenset[str], followed: bool) -> tuple:
+    mine = s.root_author in me
+    replies = any(a in s.reply_targets for a in me)
+    tier = 0 if mine else 1 if replies else 2 if followed else 3
+    activity = len(s.entry[1]) + AUTHOR_WEIGHT * len(s.names)
+    activity += TOOK_PART_BONUS if s.authors & me else 0
+    return (tier, -activity, -s.latest_date.timestamp(), s.thread_id)
+
+
+class Ranker:
+    """Ranks threads for many readers, sharing the work readers of the same lists have in
+    common (one per digest run)."""
+
+    def __init__(self, context: Context, *, max_threads: int, snippet_chars: int) -> None:
+        self.context = context
+        self.max_threads = max_threads
+        self.snippet_chars = snippet_chars
+        self._shared: dict[tuple, list[_Shared]] = {}
+
+    def _threads(self, windows: Sequence[tuple[str, ListWindow]]) -> list[_Shared]:
+        key = tuple(id(window) for _name, window in windows)
+        found = self._shared.get(key)
+        if found is None:
+            merged = _merge(windows)
+            found = [
+                _shared(tid, entry, self.context, self.snippet_chars)
+                for tid, entry in merged.items()
+            ]
+            self._shared[key] = found
+        return found
+
+    def select(
+        self,
+        addresses: Iterable[str],
+        windows: Sequence[tuple[str, ListWindow]],
+        prefs: dict[int, str],
+    ) -> Selection:
+        """Rank the new threads of `windows` for the reader with these addresses."""
+        me = frozenset(a.lower() for a in addresses)
+        shared = self._threads(windows)
+        keyed = [
+            (_key(s, me, prefs.get(s.thread_id) == FOLLOW), s)
+            for s in shared
+            if prefs.get(s.thread_id) != MUTE and not s.new_authors <= me
+        ]
+        keyed.sort(key=lambda pair: pair[0])
+        shown = tuple(
+            _personal(s, me, prefs.get(s.thread_id) == FOLLOW, self.context, self.snippet_chars)
+            for _key_, s in keyed[: self.max_threads]
+        )
+        return Selection(shown, len(keyed) - len(shown), frozenset(s.thread_id for s in shared))

@@ -5,9 +5,9 @@ topics of the threads in their digest.
 `related_for_threads` when that package is installed (imported lazily); otherwise it falls
 back to search: the distinctive words of the digest's leading subjects, searched with
 `mailgate.search` as the reader (so private lists stay private, hidden messages stay out) in
-the lists the digest does not cover. Results are cached per run by (what the reader may see,
-what the digest covers), so readers of the same lists share one search. Called by
-`digest.send`.
+the other lists, newest first over the last `RECENT_DAYS`. `digest.build` asks once per
+thread and per set of visible lists in a run and merges the answers for each reader's
+leading threads.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ SOURCE_THREADS = 3
 WORDS_PER_THREAD = 2
 MIN_WORD_CHARS = 5
 RECENT_DAYS = 180
+HITS_PER_RESULT = 4  # messages read per related thread wanted (several may share a thread)
 STOPWORDS = frozenset(
     str.split(
         "about after again avant avec besoin bonjour cette comme depuis demain encore entre "
@@ -101,7 +102,7 @@ def _by_search(
     try:
         page = search(
             conn, settings, query, viewer=viewer, lists=list(other_lists),
-            limit=limit * 3, group_by_thread=True, now=end,
+            limit=limit * HITS_PER_RESULT, order="newest", now=end,
         )  # fmt: skip
     except QueryError:
         return EMPTY
@@ -160,3 +161,21 @@ def related_elsewhere(
     return _by_search(
         conn, settings, viewer, subjects, other_lists, exclude_threads, end=end, limit=limit
     )
+
+
+def merge(answers: Sequence[Related], exclude_threads: frozenset[int], limit: int) -> Related:
+    """One section from the answers for several threads: taken in turn, best first, without
+    repeats or threads the digest already shows."""
+    threads: list[RelatedThread] = []
+    people: list[str] = []
+    seen = set(exclude_threads)
+    for rank in range(max((len(a.threads) for a in answers), default=0)):
+        for answer in answers:
+            if rank < len(answer.threads) and answer.threads[rank].thread_id not in seen:
+                seen.add(answer.threads[rank].thread_id)
+                threads.append(answer.threads[rank])
+    for rank in range(max((len(a.people) for a in answers), default=0)):
+        for answer in answers:
+            if rank < len(answer.people) and answer.people[rank] not in people:
+                people.append(answer.people[rank])
+    return Related(tuple(threads[:limit]), tuple(people[:limit]))

@@ -1,8 +1,10 @@
 """Digest text: one reader's selection rendered by jinja2 into a plain-text and an HTML part.
 
-Templates `digest.txt`, `digest.html` and `subject.txt` come from the `[digest] templates`
-directory when it has them, else from `digest/templates` (a deployment overrides any of the
-three by dropping a file of that name there). They are compiled once per process. The HTML
+Templates `subject.txt`, `digest.txt`, `digest.html` and the per-thread blocks `thread.txt`
+and `thread.html` come from the `[digest] templates` directory when it has them, else from
+`digest/templates` (a deployment overrides any of them by dropping a file of that name there).
+They are compiled once per process, and a thread's blocks are rendered once per run for all
+the readers who see it alike: a digest is mostly the assembly of shared blocks. The HTML
 is a table layout with inline styles only (no external CSS, no images, no script) so that
 Outlook, Thunderbird, Gmail and phones show it alike. Links come from `mailgate.links`; the
 reply link is a mailto with In-Reply-To and Subject set so an answer joins the thread.
@@ -18,6 +20,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, Template
+from markupsafe import Markup
 
 from digest.i18n import Translator, translator
 from digest.periods import Period
@@ -28,7 +31,8 @@ from mailgate.config import Settings
 from mailgate.subjects import display_subject
 
 HERE = Path(__file__).parent / "templates"
-TEMPLATE_NAMES = ("subject.txt", "digest.txt", "digest.html")
+TEMPLATE_NAMES = ("subject.txt", "digest.txt", "digest.html", "thread.txt", "thread.html")
+BLOCK_CACHE_LIMIT = 50_000
 REPLY_PREFIX = "Re: "
 
 
@@ -49,10 +53,10 @@ def environment(override: Path | None) -> Environment:
 
 
 @functools.lru_cache(maxsize=8)
-def templates(override: Path | None) -> tuple[Template, Template, Template]:
+def templates(override: Path | None) -> tuple[Template, ...]:
+    """subject, digest text, digest HTML, thread text, thread HTML (compiled once)."""
     env = environment(override)
-    subject, text, html = (env.get_template(name) for name in TEMPLATE_NAMES)
-    return subject, text, html
+    return tuple(env.get_template(name) for name in TEMPLATE_NAMES)
 
 
 def reply_link(list_address: str, message_id: str, subject: str) -> str:
@@ -93,16 +97,37 @@ class Renderer:
 
     def __init__(self, settings: Settings, override: Path | None) -> None:
         self.settings = settings
-        self.subject_t, self.text_t, self.html_t = templates(override)
+        self.subject_t, self.text_t, self.html_t, self.thread_text, self.thread_html = templates(
+            override
+        )
         self.addresses = {lst.name: lst.address for lst in settings.lists}
+        self._blocks: dict[tuple[str, DigestThread], dict] = {}
 
-    def _thread(self, thread: DigestThread) -> dict:
+    def _thread(self, thread: DigestThread, t: Translator) -> dict:
+        """A thread's text and HTML blocks: rendered once per run for every reader who sees
+        the thread the same way (in the same language, with the same marks)."""
+        key = (t.language, thread)
+        found = self._blocks.get(key)
+        if found is not None:
+            return found
         address = self.addresses.get(thread.list_name, "")
-        return {
-            "t": thread,
+        context = {
+            "t": t,
+            "x": thread,
             "url": links.thread_url(self.settings, thread.thread_id),
             "reply_url": reply_link(address, thread.latest_mid, thread.subject) if address else "",
         }
+        found = {
+            "t": thread,
+            "url": context["url"],
+            "reply_url": context["reply_url"],
+            "block": self.thread_text.render(context),
+            "html": Markup(self.thread_html.render(context)),
+        }
+        if len(self._blocks) >= BLOCK_CACHE_LIMIT:
+            self._blocks.clear()
+        self._blocks[key] = found
+        return found
 
     def context(self, content: Content) -> dict:
         t: Translator = translator(content.language, content.tz)
@@ -112,7 +137,7 @@ class Renderer:
             if content.list_name
             else links.absolute(self.settings, "/")
         )
-        threads = [self._thread(x) for x in content.selection.threads]
+        threads = [self._thread(x, t) for x in content.selection.threads]
         period = content.period
         return {
             "t": t,

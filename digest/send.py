@@ -6,7 +6,8 @@ A run killed at any point leaves either both rows or neither: a rerun skips what
 and makes what was not, and the outbox (leases, retries) delivers each queued mail once.
 Digests with nothing new are recorded too (no mail), so the next one starts after them.
 Readers are handled in batches of `[digest] batch_size`: made on a read connection (no
-write lock held while rendering), then written in one short transaction.
+write lock held while rendering), then written in one short transaction; a delivery thread
+hands committed batches to the relay while the next ones are made.
 
 `run_digests` is what `mailgate digest send` and the scheduler of `mailgate serve`
 (`digest.service`) call.
@@ -15,6 +16,7 @@ write lock held while rendering), then written in one short transaction.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -131,38 +133,38 @@ def make_digests(
     dry_run: bool = False,
     options: DigestSettings | None = None,
     after_batch: Callable[[RunReport], None] | None = None,
+    report: RunReport | None = None,
 ) -> RunReport:
     """Make and queue every digest due at `now` (nothing is written when `dry_run`);
     `after_batch` runs after each batch is committed (delivery, so mail flows early)."""
     options = options or digest_settings(settings)
     now = now or utcnow()
-    report = RunReport()
+    report = report if report is not None else RunReport()
     clock = time.perf_counter()
     build_seconds = write_seconds = 0.0
     with db.reader() as session:
         conn = session.connection()
         due = _ordered(plan_due(conn, settings, options, now, addresses=addresses))
-        report.due = len(due)
         builder = Builder(conn, settings, options)
-        for batch in _batches(due, options.batch_size):
-            start = time.perf_counter()
+    report.due = len(due)
+    report.seconds["plan"] = time.perf_counter() - clock
+    for batch in _batches(due, options.batch_size):
+        start = time.perf_counter()
+        with db.reader() as session:
+            conn = session.connection()
+            builder.bind(conn)
             choices = prefs.thread_prefs_for(conn, sorted({d.sub.address for d in batch}))
             built = [builder.build(d, choices.get(d.sub.address, {})) for d in batch]
-            middle = time.perf_counter()
-            build_seconds += middle - start
-            if dry_run:
-                report.built.extend(built)
-                continue
-            _write(db, built, report)
-            write_seconds += time.perf_counter() - middle
-            if after_batch is not None:
-                after_batch(report)
-    spent = build_seconds + write_seconds + report.seconds.get("deliver", 0.0)
-    report.seconds.update(
-        plan=time.perf_counter() - clock - spent,
-        build=build_seconds,
-        write=write_seconds,
-    )
+        middle = time.perf_counter()
+        build_seconds += middle - start
+        if dry_run:
+            report.built.extend(built)
+            continue
+        _write(db, built, report)
+        write_seconds += time.perf_counter() - middle
+        if after_batch is not None:
+            after_batch(report)
+    report.seconds.update(build=build_seconds, write=write_seconds)
     return report
 
 
@@ -179,6 +181,42 @@ def deliver(db: Database, settings: Settings, report: RunReport, *, worker: str)
     report.seconds["deliver"] = report.seconds.get("deliver", 0.0) + time.perf_counter() - start
 
 
+class Deliverer(threading.Thread):
+    """Delivers the outbox in the background while the next batch of digests is made: the
+    relay's round trips overlap the rendering. `nudge()` after a batch is committed,
+    `finish()` at the end (a last pass, then the thread ends; its error is raised)."""
+
+    def __init__(self, db: Database, settings: Settings, report: RunReport) -> None:
+        super().__init__(name="digest-delivery", daemon=True)
+        self.db, self.settings, self.report = db, settings, report
+        self.worker = outbound_worker_id()
+        self._wake = threading.Event()
+        self._done = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                last = self._done.is_set()
+                deliver(self.db, self.settings, self.report, worker=self.worker)
+                if last:
+                    return
+        except BaseException as exc:  # handed to the caller by finish()
+            self.error = exc
+
+    def nudge(self, _report: RunReport | None = None) -> None:
+        self._wake.set()
+
+    def finish(self) -> None:
+        self._done.set()
+        self._wake.set()
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
 def run_digests(
     db: Database,
     settings: Settings,
@@ -187,22 +225,27 @@ def run_digests(
     dry_run: bool = False,
     send: bool = True,
 ) -> RunReport:
-    """Make and queue the due digests, delivering the outbox after each batch and at the end
-    unless `send` is False."""
-    worker = outbound_worker_id()
-
-    def flush(report: RunReport) -> None:
-        deliver(db, settings, report, worker=worker)
-
-    deliverer = flush if send and not dry_run else None
-    report = make_digests(db, settings, now=now, dry_run=dry_run, after_batch=deliverer)
+    """Make and queue the due digests; unless `send` is False, deliver the outbox meanwhile
+    (from the first committed batch on) and until nothing is due."""
+    report = RunReport()
+    deliverer = Deliverer(db, settings, report) if send and not dry_run else None
+    if deliverer is not None:
+        deliverer.start()
+    start = time.perf_counter()
+    try:
+        make_digests(
+            db, settings, now=now, dry_run=dry_run, report=report,
+            after_batch=deliverer.nudge if deliverer else None,
+        )  # fmt: skip
+    finally:
+        if deliverer is not None:
+            deliverer.finish()  # also what other processes queued, and retries now due
+    report.seconds["total"] = time.perf_counter() - start
     if report.queued or report.empty:
         log.info(
             "digests: %d queued, %d with nothing new, %d already done",
             report.queued, report.empty, report.already,
         )  # fmt: skip
-    if deliverer is not None:
-        deliverer(report)  # retries that came due meanwhile, mail queued by other processes
     return report
 
 
