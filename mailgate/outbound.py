@@ -34,6 +34,7 @@ from mailgate.store import utcnow
 
 ORIGIN_HEADER = "X-Mailgate-Origin"
 KINDS = ("reply", "confirm", "digest", "notice")
+IN_BATCH = 500  # dedupe keys per query in enqueue_many
 AUTOMATED_PRECEDENCE = frozenset({"bulk", "list", "junk", "auto_reply"})
 # Headers that mark mail as sent by a program (RFC 3834, and common vendor variants).
 AUTOREPLY_HEADERS = ("X-Autoreply", "X-Autorespond")
@@ -49,6 +50,7 @@ __all__ = [
     "build_prepared",
     "deliver_due",
     "enqueue",
+    "enqueue_many",
     "is_automated",
     "start_outbox",
     "wake_outbox",
@@ -169,6 +171,43 @@ def _insert(
             last_error="",
         )
     ).inserted_primary_key[0]
+
+
+def enqueue_many(
+    conn: Connection, items: Sequence[tuple[Prepared, str | None]], *, kind: str
+) -> list[int | None]:
+    """`enqueue` for many bulk messages (message, dedupe key) in a few statements: the row id
+    of each, None where its dedupe key was already queued (or repeats an earlier item)."""
+    if kind not in KINDS:
+        raise OutboundError(f"unknown outbound kind {kind!r} (one of {', '.join(KINDS)})")
+    keys = [key for _msg, key in items if key is not None]
+    taken: set[str] = set()
+    for offset in range(0, len(keys), IN_BATCH):
+        chunk = keys[offset : offset + IN_BATCH]
+        taken.update(
+            conn.scalars(select(outbox_t.c.dedupe_key).where(outbox_t.c.dedupe_key.in_(chunk)))
+        )
+    now, rows, positions = utcnow(), [], []
+    for position, (msg, key) in enumerate(items):
+        if key is not None and key in taken:
+            continue
+        if key is not None:
+            taken.add(key)
+        if not msg.recipients:
+            raise OutboundError("a message needs at least one recipient")
+        positions.append(position)
+        rows.append(
+            {"dedupe_key": key, "kind": kind, "envelope_from": msg.envelope_from,
+             "recipients": "\n".join(msg.recipients), "message_id": msg.message_id,
+             "data": pack(msg.data), "created_at": now, "attempts": 0, "next_attempt_at": now,
+             "last_error": ""}
+        )  # fmt: skip
+    ids: list[int | None] = [None] * len(items)
+    if rows:
+        statement = insert(outbox_t).returning(outbox_t.c.id, sort_by_parameter_order=True)
+        for position, row_id in zip(positions, conn.scalars(statement, rows), strict=True):
+            ids[position] = row_id
+    return ids
 
 
 def is_automated(msg: Message, envelope_sender: str | None = None) -> bool:

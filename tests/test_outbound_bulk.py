@@ -11,7 +11,7 @@ from sqlalchemy import select
 from mailgate.config import Settings
 from mailgate.db import Database
 from mailgate.models import Outbox
-from mailgate.outbound import build_message, build_prepared, enqueue
+from mailgate.outbound import build_message, build_prepared, enqueue, enqueue_many
 from mailgate.outbound_bulk import BulkError
 from mailgate.outbox import unpack
 
@@ -72,3 +72,19 @@ def test_enqueue_prepared(db: Database, settings: Settings) -> None:
     assert row.recipients == "bob@example.org" and unpack(row.data) == prepared.data
     assert row.envelope_from == "mailgate@lists.example.org"
     assert row.message_id == prepared.message_id
+
+
+def test_enqueue_many(db: Database, settings: Settings) -> None:
+    first, second = (
+        build_prepared(settings, to=f"{who}@example.org", subject="s", text="t")
+        for who in ("ann", "ben")
+    )
+    with db.engine.begin() as conn:
+        assert enqueue(conn, first, kind="digest", dedupe_key="k1") is not None
+        ids = enqueue_many(
+            conn, [(first, "k1"), (second, "k2"), (second, "k2"), (first, None)], kind="digest"
+        )
+        rows = conn.execute(select(Outbox.id, Outbox.recipients).order_by(Outbox.id)).all()
+    assert ids[0] is None and ids[2] is None and None not in (ids[1], ids[3])
+    assert [r.recipients for r in rows] == ["ann@example.org", "ben@example.org", "ann@example.org"]
+    assert [r.id for r in rows][1:] == [ids[1], ids[3]]
