@@ -31,6 +31,7 @@ from mailgate import outbound, prefs
 from mailgate.config import Settings
 from mailgate.db import Database
 from mailgate.models import DigestRun
+from mailgate.outbound_bulk import Prepared
 from mailgate.outbox import worker_id as outbound_worker_id
 
 log = logging.getLogger("mailgate.digest")
@@ -62,28 +63,33 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _record(conn: Connection, built: Built, now: datetime) -> bool:
-    """Queue one digest and record its run; False when it was already done."""
-    outbox_id = None
-    if built.message is not None:
-        outbox_id = outbound.enqueue(
-            conn, built.message, kind=KIND, dedupe_key=dedupe_key(built.due)
-        )
-        if outbox_id is None:
-            return False
-    conn.execute(
-        insert(runs_t).values(
-            subscription_id=built.due.sub.id,
-            address=built.due.sub.address,
-            period=built.due.period.key,
-            period_start=built.due.period.start,
-            period_end=built.due.period.end,
-            thread_count=built.thread_count,
-            outbox_id=outbox_id,
-            created_at=now,
-        )
-    )
-    return True
+class _Conflict(Exception):
+    """A digest of the batch was queued meanwhile (by another run)."""
+
+
+def _run_row(built: Built, outbox_id: int | None, now: datetime) -> dict:
+    due = built.due
+    return {
+        "subscription_id": due.sub.id, "address": due.sub.address, "period": due.period.key,
+        "period_start": due.period.start, "period_end": due.period.end,
+        "thread_count": built.thread_count, "outbox_id": outbox_id, "created_at": now,
+    }  # fmt: skip
+
+
+def _record(conn: Connection, batch: Sequence[Built], now: datetime) -> None:
+    """Queue the digests of `batch` and record their runs (raises _Conflict if one was
+    already queued: the caller's transaction then rolls back)."""
+    bulk = [b for b in batch if isinstance(b.message, Prepared)]
+    ids = outbound.enqueue_many(conn, [(b.message, dedupe_key(b.due)) for b in bulk], kind=KIND)
+    outbox_ids: dict[int, int | None] = {id(b): i for b, i in zip(bulk, ids, strict=True)}
+    for built in batch:
+        if built.message is not None and not isinstance(built.message, Prepared):
+            key = dedupe_key(built.due)
+            outbox_ids[id(built)] = outbound.enqueue(conn, built.message, kind=KIND, dedupe_key=key)
+        if built.message is not None and outbox_ids[id(built)] is None:
+            raise _Conflict
+    rows = [_run_row(b, outbox_ids.get(id(b)), now) for b in batch]
+    conn.execute(insert(runs_t), rows)
 
 
 def _write(db: Database, batch: Sequence[Built], report: RunReport) -> None:
@@ -91,19 +97,16 @@ def _write(db: Database, batch: Sequence[Built], report: RunReport) -> None:
     now = utcnow()
     try:
         with db.engine.begin() as conn:
-            done = [_record(conn, built, now) for built in batch]
-            if not all(done):
-                raise IntegrityError("digest already queued", None, Exception())
-    except IntegrityError:
+            _record(conn, batch, now)
+        done = [True] * len(batch)
+    except (IntegrityError, _Conflict):
         done = []
         for built in batch:
             try:
                 with db.engine.begin() as conn:
-                    ok = _record(conn, built, now)
-                    if not ok:
-                        raise IntegrityError("digest already queued", None, Exception())
+                    _record(conn, [built], now)
                 done.append(True)
-            except IntegrityError:
+            except (IntegrityError, _Conflict):
                 done.append(False)
     for built, ok in zip(batch, done, strict=True):
         if not ok:

@@ -200,3 +200,18 @@ def test_periods_follow_the_readers_clock() -> None:
     with pytest.raises(ValueError):
         parse_weekday("someday")
     assert zone("Not/AZone").key == "UTC"
+
+
+def test_a_concurrent_run_never_queues_twice(archive: da.Archive, sink: RelaySink) -> None:
+    from digest.send import RunReport, _write, make_digests
+
+    with archive.db.engine.begin() as conn:
+        prefs.set_digest(conn, "zoe@example.org", "daily", list_name="dev", hour=8)
+    late = make_digests(archive.db, archive.settings, now=da.NOW, dry_run=True)  # made, not yet
+    assert _send(archive).queued == 2  # the other run commits first
+    report = RunReport()
+    _write(archive.db, late.built, report)
+    assert (report.already, report.queued) == (2, 0)
+    with archive.db.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Outbox)) == 2
+    assert len(sink.messages) == 2
