@@ -1,7 +1,8 @@
 """Send the outbox through the configured SMTP relay, once, from any number of processes.
 
 `deliver_due` claims due rows under a lease (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite:
-one writer at a time), sends them over one relay connection, and records each outcome in its
+one writer at a time), sends them over one relay connection (with ESMTP PIPELINING when the
+relay offers it: two round trips a message), and records each outcome in its
 own short transaction: sent after the relay's 250; on a 4xx or a lost connection the row is
 retried later with exponential backoff; on a 5xx (or after `MAX_ATTEMPTS`) it is marked failed
 with the relay's answer (outcomes commit without waiting for the disk: see
@@ -33,6 +34,7 @@ from sqlalchemy import Connection, select, update
 from mailgate.config import ConfigError, Settings
 from mailgate.db import Database
 from mailgate.models import Outbox
+from mailgate.smtp_pipeline import send_pipelined
 from mailgate.store import utcnow
 
 log = logging.getLogger("mailgate.outbox")
@@ -264,7 +266,10 @@ def _send_one(smtp: smtplib.SMTP, row: Outbox) -> tuple[int, str] | None:
     """Hand one row to the relay; None on success, else (code, text) of the refusal."""
     rcpts = [r for r in row.recipients.split("\n") if r]
     try:
-        refused = smtp.sendmail(row.envelope_from, rcpts, unpack(row.data))
+        if smtp.has_extn("pipelining"):
+            refused = send_pipelined(smtp, row.envelope_from, rcpts, unpack(row.data))
+        else:
+            refused = smtp.sendmail(row.envelope_from, rcpts, unpack(row.data))
     except smtplib.SMTPRecipientsRefused as exc:
         code, text = next(iter(exc.recipients.values()))
         return code, text.decode(errors="replace")

@@ -1,7 +1,8 @@
 """An aiosmtpd SMTP server on loopback standing in for the outbound relay in tests.
 
 It records every accepted message (envelope and parsed message); `answers` maps a recipient to
-the SMTP reply it gets instead of 250 (to test 4xx retries and 5xx failures); `wait_for`
+the SMTP reply it gets instead of 250 (to test 4xx retries and 5xx failures); `pipelining`
+makes it advertise ESMTP PIPELINING; `wait_for`
 blocks on a condition with a deadline (no sleeps). `hold()` makes DATA wait until `release()`
 (to kill a sender while the relay has not yet accepted a message); `wait_held` waits until a
 sender is blocked there. A held message whose sender dies is never recorded.
@@ -34,6 +35,12 @@ class Received:
 class _Handler:
     def __init__(self, sink: RelaySink) -> None:
         self.sink = sink
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
+        session.host_name = hostname
+        if self.sink.pipelining:  # aiosmtpd reads pipelined commands in order anyway
+            responses = [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
         answer = self.sink.answers.get(address.lower())
@@ -69,6 +76,7 @@ class RelaySink:
         self.data_answer: str | None = None
         self.holding = threading.Event()
         self.held = 0  # DATA commands waiting in hold()
+        self.pipelining = False  # advertise ESMTP PIPELINING (RFC 2920)
         self._cond = threading.Condition()
         self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=free_port())
 

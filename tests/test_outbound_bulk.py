@@ -88,3 +88,31 @@ def test_enqueue_many(db: Database, settings: Settings) -> None:
     assert ids[0] is None and ids[2] is None and None not in (ids[1], ids[3])
     assert [r.recipients for r in rows] == ["ann@example.org", "ben@example.org", "ann@example.org"]
     assert [r.id for r in rows][1:] == [ids[1], ids[3]]
+
+
+def test_pipelined_sending(db: Database, settings: Settings) -> None:
+    from dataclasses import replace
+
+    from mailgate.outbox import deliver_due
+    from tests.relay_sink import RelaySink
+
+    with RelaySink() as sink:
+        sink.pipelining = True
+        relayed = replace(settings, sections={"relay": sink.relay_section()})
+        sink.answers["busy@example.org"] = "451 try later"
+        sink.answers["gone@example.org"] = "550 no such user"
+        with db.engine.begin() as conn:
+            for who in ("ann", "busy", "gone", "ben"):
+                text = ".leading dot\n..two dots\n"
+                msg = build_prepared(relayed, to=f"{who}@example.org", subject=who, text=text)
+                enqueue(conn, msg, kind="digest")
+        stats = deliver_due(db, relayed)
+        assert (stats.sent, stats.retried, stats.failed) == (2, 1, 1)
+        got = sink.wait_for(lambda m: len(m) == 2)
+    assert [m.recipients for m in got] == [["ann@example.org"], ["ben@example.org"]]
+    assert got[0].message.get_content().replace("\r\n", "\n") == ".leading dot\n..two dots\n"
+    with db.engine.connect() as conn:
+        errors = dict(conn.execute(select(Outbox.recipients, Outbox.last_error)).all())
+    assert errors["busy@example.org"].startswith("451") and errors["gone@example.org"].startswith(
+        "550"
+    )
