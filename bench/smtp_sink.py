@@ -1,11 +1,11 @@
 """A minimal loopback SMTP sink in its own process, for benchmarks of outbound mail.
 
-It speaks enough ESMTP for smtplib (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), reads each
-message whole up to the "<CRLF>.<CRLF>" terminator (asyncio, C-level buffer search), and counts
-messages, recipients and bytes; nothing is stored. `Sink()` starts it in a child process on a
-free 127.0.0.1 port; `stats()` asks for the counts and the sink's CPU time (a message is
-counted before its 250 is sent, so once a sender has its answers the counts include it).
-Used by `bench/digest.py`.
+It speaks enough ESMTP for smtplib (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, and
+PIPELINING), reads each message whole up to the "<CRLF>.<CRLF>" terminator (asyncio,
+C-level buffer search), and counts messages, recipients and bytes; nothing is stored.
+`Sink()` starts it in a child process on a free 127.0.0.1 port; `stats()` asks for the counts
+and the sink's CPU time (a message is counted before its 250 is sent, so once a sender has
+its answers the counts include it). Used by `bench/digest.py`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ async def _session(reader, writer, counts: _Counts) -> None:  # type: ignore[no-
     while line := await reader.readline():
         verb = line[:4].upper()
         if verb in (b"EHLO", b"HELO"):
-            writer.write(b"250-sink\r\n250-8BITMIME\r\n250 SIZE 100000000\r\n")
+            writer.write(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 100000000\r\n")
         elif verb == b"MAIL":
             rcpts = []
             writer.write(b"250 OK\r\n")
