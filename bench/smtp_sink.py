@@ -28,32 +28,43 @@ class _Counts:
 
 
 async def _session(reader, writer, counts: _Counts) -> None:  # type: ignore[no-untyped-def]
-    writer.write(b"220 sink ESMTP\r\n")
+    """One client. Replies to pipelined commands go out together once the commands read so
+    far are answered (as MTAs do), not one small packet each."""
+    out = [b"220 sink ESMTP\r\n"]
     rcpts: list[str] = []
-    while line := await reader.readline():
+    while True:
+        if out and b"\n" not in reader._buffer:  # nothing more pipelined: flush the replies
+            writer.write(b"".join(out))
+            out.clear()
+            await writer.drain()
+        line = await reader.readline()
+        if not line:
+            break
         verb = line[:4].upper()
         if verb in (b"EHLO", b"HELO"):
-            writer.write(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 100000000\r\n")
+            out.append(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 100000000\r\n")
         elif verb == b"MAIL":
             rcpts = []
-            writer.write(b"250 OK\r\n")
+            out.append(b"250 OK\r\n")
         elif verb == b"RCPT":
             rcpts.append(line.split(b":", 1)[1].strip().strip(b"<>").decode())
-            writer.write(b"250 OK\r\n")
+            out.append(b"250 OK\r\n")
         elif verb == b"DATA":
-            writer.write(b"354 go on\r\n")
+            writer.write(b"".join([*out, b"354 go on\r\n"]))
+            out.clear()
             await writer.drain()
             data = await reader.readuntil(END_OF_DATA)
             counts.messages += 1
             counts.bytes += len(data)
             counts.recipients.update(rcpts)
-            writer.write(b"250 queued\r\n")
+            out.append(b"250 queued\r\n")
         elif verb == b"QUIT":
-            writer.write(b"221 bye\r\n")
+            out.append(b"221 bye\r\n")
             break
         else:  # RSET, NOOP
-            writer.write(b"250 OK\r\n")
-        await writer.drain()
+            out.append(b"250 OK\r\n")
+    if out:
+        writer.write(b"".join(out))
     writer.close()
 
 
