@@ -209,6 +209,7 @@ def preview_cmd(
     runtime: Runtime, address: str, list_name: str | None, html: bool, now_text: str | None
 ) -> None:
     """Print the digest ADDRESS would get now (nothing is sent or recorded)."""
+    from digest.compose import as_email
     from digest.send import preview
 
     address = _address(address)
@@ -225,8 +226,9 @@ def preview_cmd(
             since = f"{item.due.period.start:%Y-%m-%d %H:%M} UTC"
             click.echo(f"{address} [{item.due.sub.list_name or '*'}]: nothing new since {since}")
             continue
-        part = item.message.get_body(("html",) if html else ("plain",))
-        click.echo(f"Subject: {item.message['Subject']}")
+        message = as_email(item.message)
+        part = message.get_body(("html",) if html else ("plain",))
+        click.echo(f"Subject: {message['Subject']}")
         click.echo(part.get_content() if part is not None else item.text)
 
 
