@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailgate.config import ConfigError, Settings
+from mailgate.config import ConfigError, Settings, register_keys
 
 DEFAULT_CHECK_SECONDS = 60
 DEFAULT_MAX_THREADS = 20
@@ -31,6 +31,7 @@ KEYS = frozenset(
         "max_lookback_days",
     }
 )
+register_keys("digest", KEYS)
 
 
 @dataclass(frozen=True)

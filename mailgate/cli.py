@@ -134,10 +134,23 @@ def configured_or_fail(settings: Settings, name: str) -> None:
 
 
 def _register_subcommands() -> None:
-    from mailgate import cli_archive, cli_digest, cli_outbox, cli_search, cli_serve, cli_web
+    from mailgate import (
+        cli_archive,
+        cli_commands,
+        cli_digest,
+        cli_moderate,
+        cli_ops,
+        cli_outbox,
+        cli_search,
+        cli_serve,
+        cli_web,
+    )
 
     cli_archive.register(main)
+    cli_commands.register(main)
     cli_digest.register(main)
+    cli_moderate.register(main)
+    cli_ops.register(main)
     cli_outbox.register(main)
     cli_search.register(main)
     cli_serve.register(main)

@@ -20,8 +20,8 @@ from mailgate.cli import SAMPLE_ARCHIVE, Runtime, with_runtime
 from mailgate.cli_archive import print_summary, print_threads, run_import
 from mailgate.config import ConfigError, Settings
 from mailgate.db import Database
-from mailgate.ingest.gateway import add_service, check_config, run_gateway
-from mailgate.ingest.service import Service
+from mailgate.ingest.gateway import add_service, check_config, run_gateway, select_services
+from mailgate.ingest.service import Service, ServiceStarter
 from mailgate.ingest.smtp import quiet_aiosmtpd_logs
 
 __all__ = ["add_service", "demo", "register", "serve"]
@@ -37,19 +37,23 @@ def configure_logging(level: str) -> None:
         root.addHandler(handler)
     root.setLevel(level.upper())
     quiet_aiosmtpd_logs()
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
 
 
 def serve_until_signalled(
-    settings: Settings, db: Database, on_ready: Callable[[list[Service]], None] | None = None
+    settings: Settings,
+    db: Database,
+    on_ready: Callable[[list[Service]], None] | None = None,
+    starters: list[ServiceStarter] | None = None,
 ) -> None:
-    """Run the gateway in this thread until SIGTERM or SIGINT."""
+    """Run the gateway (every service, or `starters`) in this thread until SIGTERM or SIGINT."""
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await run_gateway(settings, db, stop, on_ready=on_ready)
+        await run_gateway(settings, db, stop, on_ready=on_ready, starters=starters)
 
     try:
         asyncio.run(main())
@@ -90,14 +94,41 @@ def _prepare(runtime: Runtime, smtp_port: int | None, log_level: str) -> Setting
     return settings
 
 
+def _names(value: str | None) -> list[str]:
+    return [n.strip() for n in (value or "").split(",") if n.strip()]
+
+
+def _selected(only: str | None, without: str | None) -> list[ServiceStarter] | None:
+    """The services `--only`/`--without` select (None: all); a clear error for unknown names."""
+    if only is None and without is None:
+        return None
+    try:
+        starters = select_services(_names(only), _names(without))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not starters:
+        raise click.UsageError("--only/--without leave no service to run")
+    return starters
+
+
 @click.command()
+@click.option(
+    "--only",
+    metavar="NAMES",
+    help="Run only these services, comma-separated (smtp, lmtp, imap, web, and the workers).",
+)
+@click.option("--without", metavar="NAMES", help="Run every service but these, comma-separated.")
 @_smtp_port_option
 @_log_level_option
 @with_runtime
-def serve(runtime: Runtime, smtp_port: int | None, log_level: str) -> None:
-    """Receive list mail over SMTP/LMTP and poll IMAP sources until SIGTERM or Ctrl-C."""
+def serve(
+    runtime: Runtime, only: str | None, without: str | None, smtp_port: int | None, log_level: str
+) -> None:
+    """Receive list mail over SMTP/LMTP, poll IMAP sources, serve the archive and run the
+    workers until SIGTERM or Ctrl-C (`--only`/`--without` split them over processes)."""
+    starters = _selected(only, without)
     settings = _prepare(runtime, smtp_port, log_level)
-    serve_until_signalled(settings, runtime.db)
+    serve_until_signalled(settings, runtime.db, starters=starters)
 
 
 def _demo_banner(settings: Settings) -> Callable[[list[Service]], None]:

@@ -68,4 +68,4 @@ async def _web_service(context):  # type: ignore[no-untyped-def]
 
 def register(main: click.Group) -> None:
     main.add_command(web_group)
-    add_service(_web_service)
+    add_service(_web_service, "web")

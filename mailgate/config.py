@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,20 @@ KNOWN_SECTIONS = ("smtp", "imap", "web", "relay", "commands", "digest", "people"
 
 class ConfigError(ValueError):
     """The configuration file is missing, unreadable or invalid; the message says which key."""
+
+
+# Every key a subsystem reads from its table, registered by the module that parses it (at
+# import time): `[smtp]` by mailgate.ingest.smtp, `[web]` by web.settings... The test that every
+# setting is documented in deploy/mailgate.example.toml reads this registry. Nested tables are
+# named with a dot ("imap.sources"); a table of free names (e.g. "web.users") registers no key.
+SECTION_KEYS: dict[str, frozenset[str]] = {}
+
+
+def register_keys(section: str, keys: Iterable[str]) -> frozenset[str]:
+    """Declare the keys of `[section]` that a subsystem reads; returns them (for validation)."""
+    known = frozenset(keys) | SECTION_KEYS.get(section, frozenset())
+    SECTION_KEYS[section] = known
+    return known
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,9 @@ class Settings:
     def section(self, name: str) -> dict[str, Any]:
         """A later subsystem's own table (e.g. `smtp`, `web`, `relay`), empty when absent."""
         return self.sections.get(name, {})
+
+
+register_keys("lists", (f.name for f in fields(ListConfig)))
 
 
 def _list_from_table(table: dict[str, Any], domain: str, index: int) -> ListConfig:

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from mailgate.config import Settings
+from mailgate.config import Settings, register_keys
 from mailgate.models import Confirmation
 from mailgate.outbound import build_message, enqueue
 from mailgate.store import utcnow
@@ -28,7 +28,9 @@ from mailgate.store import utcnow
 DEFAULT_CONFIRM_HOURS = 72
 TOKEN_PREFIX = "mg-"
 TOKEN_BYTES = 18
-TOKEN_RE = re.compile(r"\bmg-[A-Za-z0-9_-]{20,40}\b")
+# A token may end with "-" or "_" (URL-safe base64): bound it by what cannot be part of it,
+# not by \b, which would cut a trailing "-" off before "]".
+TOKEN_RE = re.compile(r"(?<![A-Za-z0-9_-])mg-[A-Za-z0-9_-]{20,40}(?![A-Za-z0-9_-])")
 SUMMARY_LIMIT = 200
 
 Handler = Callable[[Connection, Settings, str, dict[str, Any]], str]
@@ -77,6 +79,9 @@ def find_token(text: str) -> str | None:
     """The first confirmation token in a subject or body, if any."""
     match = TOKEN_RE.search(text or "")
     return match.group(0) if match else None
+
+
+register_keys("commands", ["confirm_hours"])
 
 
 def _hours(settings: Settings) -> int:

@@ -266,6 +266,21 @@ class CommandInbox(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime)
     handled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
     outcome: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CommandLog(Base):
+    """One row per command message handled: `dedupe_key` (a hash of its Message-ID and the
+    address it was sent to) makes a retried delivery a no-op; `sender` and `replies` feed the
+    per-sender rate limit of the email-command worker."""
+
+    __tablename__ = "command_log"
+
+    dedupe_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(Integer)
+    sender: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # --- gateway ---
@@ -360,6 +375,64 @@ class ThreadPref(Base):
     thread_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     state: Mapped[str] = mapped_column(String(8))
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --- moderation ---
+
+
+class ModerationLog(Base):
+    """The audit log: who did what to which message, list or address, when and why.
+
+    `compacted_at` is set once the storage no longer holds what an erasure or redaction
+    removed (see `mailgate.moderation.compact`)."""
+
+    __tablename__ = "moderation_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(ADDRESS_LENGTH + 16))
+    action: Mapped[str] = mapped_column(String(32))
+    list_name: Mapped[str] = mapped_column(String(200), default="")
+    target: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[str] = mapped_column(Text, default="")
+    compacted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ModerationBlock(Base):
+    """What ingest must refuse: banned senders (quarantined) and the hashes of erased or
+    redacted mail (a copy delivered again is dropped as a duplicate)."""
+
+    __tablename__ = "moderation_blocks"
+
+    key: Mapped[str] = mapped_column(String(600), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    list_name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(ADDRESS_LENGTH + 16), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class HiddenMessage(Base):
+    """Messages the moderators hid (by Message-ID), applied again after a rebuild."""
+
+    __tablename__ = "moderation_hidden"
+
+    message_id: Mapped[str] = mapped_column(String(MID_LENGTH), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ThreadFix(Base):
+    """A manual threading fix (move, split, merge), replayed after ingest merges and rebuilds."""
+
+    __tablename__ = "thread_fixes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    mid: Mapped[str] = mapped_column(String(MID_LENGTH), index=True)
+    target_mid: Mapped[str | None] = mapped_column(String(MID_LENGTH), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(ADDRESS_LENGTH + 16), default="")
 
 
 # --- digests ---

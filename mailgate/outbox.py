@@ -25,13 +25,13 @@ import threading
 import uuid
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Connection, select, update
 
-from mailgate.config import ConfigError, Settings
+from mailgate.config import ConfigError, Settings, register_keys
 from mailgate.db import Database
 from mailgate.models import Outbox
 from mailgate.smtp_pipeline import send_pipelined
@@ -64,6 +64,13 @@ class RelayConfig:
     timeout: float = DEFAULT_RELAY_TIMEOUT
     poll_seconds: float = DEFAULT_POLL_SECONDS
     enabled: bool = True
+
+
+register_keys(
+    "relay",
+    (f.name for f in fields(RelayConfig) if f.name != "password"),
+)
+register_keys("relay", ("password_env", "password_file"))
 
 
 def _password(table: dict) -> str:

@@ -6,10 +6,12 @@ Every entry point (SMTP, LMTP, IMAP, mbox/Maildir import, quarantine retry) call
 1. `prepare` (pure, may run in a worker process): hash and compress the raw bytes, parse,
    split own text from quotes/signatures, analyse search terms, compute the identity
    fingerprint. Mail that cannot be parsed becomes a quarantine entry with its reason.
-2. `commit` (one database transaction, the caller's): dedupe by raw bytes then by fingerprint
+2. `commit` (one database transaction, the caller's): refuse what moderation blocks (a banned
+   sender is quarantined, a copy of erased mail is dropped; one key lookup, not on replay),
+   dedupe by raw bytes then by fingerprint
    (a cross-post becomes one message in both lists), store the raw copy, assign the thread,
    store the skeleton row, body, recipients, attachments, search terms, update thread
-   activity, then the people profiles.
+   activity, re-apply manual thread fixes when threads merged, then the people profiles.
 
 The live path commits each message on its own (acknowledge only what is durable); the bulk
 import commits batches (see `mailgate.bulk`).
@@ -28,6 +30,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from mailgate import analysis, ids, search_index, store, threads
 from mailgate.config import Settings
+from mailgate.moderation import blocks, replay
 from mailgate.parse import ParsedMessage, ParseError, parse_message
 from mailgate.quoting import split_body
 from mailgate.store import compress, utcnow
@@ -170,7 +173,9 @@ def _message_values(p: Prepared, raw_id: int, assignment: threads.Assignment) ->
     }
 
 
-def _details(p: Prepared) -> tuple[dict, list[dict], list[dict]]:
+def details(p: Prepared) -> tuple[dict, list[dict], list[dict]]:
+    """Body, recipient and attachment rows of a prepared message (moderation re-derives a
+    redacted message with it)."""
     m = p.parsed
     assert m is not None
     body = {
@@ -232,17 +237,11 @@ def commit(
         pending.flush(conn)
         return result
     if p.parsed is None:
-        store.quarantine(
-            conn,
-            sha256=p.sha256,
-            size=p.size,
-            compressed=p.compressed,
-            reason=p.reason,
-            list_name=ctx.name,
-            source=where.source,
-        )
-        return IngestResult(Outcome.QUARANTINED, ctx.name, reason=p.reason)
+        return _quarantine(conn, p, ctx, where, p.reason)
     m = p.parsed
+    if not where.replay and (refused := blocks.check(conn, ctx.name, m.from_addr, p.sha256,
+                                                     p.fingerprint)):  # fmt: skip
+        return _refuse(conn, p, ctx, where, *refused)
     raw_id = store.find_raw(conn, p.sha256)
     if raw_id is not None and (pk := store.copy_in_list(conn, raw_id, ctx.list_id)):
         return IngestResult(Outcome.DUPLICATE, ctx.name, m.message_id, pk)
@@ -252,8 +251,34 @@ def commit(
     raw_id = _keep_raw(conn, p, ctx, where, raw_id, pending)
     assignment = threads.assign_thread(conn, _linkable(m))
     pk = _store_message(conn, p, ctx, raw_id, assignment, pending)
-    _update_thread(conn, assignment, m, ctx.list_id)
-    return IngestResult(Outcome.STORED, ctx.name, m.message_id, pk, assignment.thread_id)
+    thread_id = _update_thread(conn, assignment, m, ctx.list_id, pk)
+    return IngestResult(Outcome.STORED, ctx.name, m.message_id, pk, thread_id)
+
+
+def _refuse(
+    conn: Connection, p: Prepared, ctx: ListContext, where: Where, kind: str, reason: str
+) -> IngestResult:
+    """Mail moderation blocks: a banned sender's is quarantined (kept, with the reason), a
+    copy of erased mail is dropped (reported as a duplicate: nothing new to keep)."""
+    mid = p.parsed.message_id if p.parsed else None
+    if kind == blocks.ERASED:
+        return IngestResult(Outcome.DUPLICATE, ctx.name, mid, reason=reason)
+    return _quarantine(conn, p, ctx, where, reason)
+
+
+def _quarantine(
+    conn: Connection, p: Prepared, ctx: ListContext, where: Where, reason: str
+) -> IngestResult:
+    store.quarantine(
+        conn,
+        sha256=p.sha256,
+        size=p.size,
+        compressed=p.compressed,
+        reason=reason,
+        list_name=ctx.name,
+        source=where.source,
+    )
+    return IngestResult(Outcome.QUARANTINED, ctx.name, reason=reason)
 
 
 def _store_message(
@@ -270,7 +295,7 @@ def _store_message(
     assert m is not None
     values = _message_values(p, raw_id, assignment)
     pk = store.add_message(conn, values)
-    body, recipients, attachments = _details(p)
+    body, recipients, attachments = details(p)
     search = search_index.placement(
         p.search or {},
         message_pk=pk,
@@ -325,18 +350,23 @@ def _cross_post(
     return IngestResult(Outcome.STORED, ctx.name, mid, pk, thread_id)
 
 
-def _update_thread(conn: Connection, a: threads.Assignment, m: ParsedMessage, list_id: int) -> None:
+def _update_thread(
+    conn: Connection, a: threads.Assignment, m: ParsedMessage, list_id: int, pk: int
+) -> int:
     """Thread summary, then links of messages the newcomer may parent. A Thread-Index parent
-    can be dated after its child (clocks differ), so such messages re-link the whole thread."""
+    can be dated after its child (clocks differ), so such messages re-link the whole thread.
+    A merge may undo a moderator's split or move: those fixes are applied again. Returns the
+    message's thread."""
     since = None if a.merged or m.thread_index else m.date
     if a.created:
         threads.note_message(conn, a.thread_id, list_id, m.date)
-        return
+        return a.thread_id
     if a.merged or a.parent is None:
         threads.refresh_thread(conn, a.thread_id)
     else:
         threads.note_message(conn, a.thread_id, list_id, m.date)
     threads.relink_weak(conn, a.thread_id, since)
+    return replay.after_merge(conn, pk, a.thread_id) if a.merged else a.thread_id
 
 
 def commit_guarded(conn: Connection, p: Prepared, ctx: ListContext, where: Where) -> IngestResult:

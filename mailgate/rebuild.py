@@ -2,7 +2,9 @@
 
 Parsed fields, threads, bodies, the search index and profiles are all derived; this module
 clears them and replays every delivery, in arrival order, through the same ingest pipeline.
-Raw messages, the delivery ledger and the quarantine are never touched. Called by the CLI.
+Raw messages, the delivery ledger and the quarantine are never touched. Moderation is applied
+again at the end (hidden messages, manual thread fixes: `mailgate.moderation.replay`).
+Called by the CLI.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from mailgate.models import (
     ThreadNode,
     ThreadRedirect,
 )
+from mailgate.moderation import replay
 from mailgate.pipeline import ListContext
 from mailgate.store import decompress
 
@@ -87,6 +90,8 @@ def rebuild_all(
         total.duplicates += summary.duplicates
         total.quarantined += summary.quarantined
         total.reasons.update(summary.reasons)
+    with db.engine.begin() as conn:
+        replay.replay_all(conn)
     return total
 
 

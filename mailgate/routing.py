@@ -14,13 +14,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert
 
-from mailgate.config import Settings
+from mailgate.config import Settings, register_keys
 from mailgate.models import CommandInbox
 from mailgate.store import compress
 
 REQUEST_SUFFIX = "-request"
 OWNER_SUFFIX = "-owner"
 DEFAULT_BOT_LOCAL_PART = "mailgate"
+register_keys("commands", ["bot_address"])
 
 
 class RouteKind(enum.StrEnum):
@@ -60,8 +61,22 @@ def classify(settings: Settings, address: str) -> Route | None:
     return None
 
 
-def enqueue_command(conn: Connection, raw: bytes, route: Route, when: datetime) -> int:
-    """Keep a message for the command worker, in the caller's transaction (durable on commit)."""
+def return_path(raw: bytes, mail_from: str) -> bytes:
+    """`raw` with a Return-Path header naming the envelope sender first, as the final delivery
+    adds it (RFC 5321, 4.4): an empty one (`<>`) marks a bounce the worker never answers."""
+    sender = mail_from.strip().strip("<>").replace("\r", "").replace("\n", "")
+    newline = b"\r\n" if raw.split(b"\n", 1)[0].endswith(b"\r") else b"\n"
+    line = b"Return-Path: <" + sender.encode("utf-8", "surrogateescape") + b">" + newline
+    return line + raw
+
+
+def enqueue_command(
+    conn: Connection, raw: bytes, route: Route, when: datetime, mail_from: str | None = None
+) -> int:
+    """Keep a message for the command worker, in the caller's transaction (durable on commit).
+    `mail_from`, the SMTP envelope sender when known, is recorded as a Return-Path header."""
+    if mail_from is not None:
+        raw = return_path(raw, mail_from)
     return conn.execute(
         insert(CommandInbox.__table__).values(
             data=compress(raw),

@@ -30,6 +30,7 @@ from mailgate import search_pg
 from mailgate import search_sql as sql
 from mailgate.access import Viewer, visible_list_ids
 from mailgate.config import Settings
+from mailgate.metrics import SEARCH_QUERIES
 from mailgate.query import Query, QueryError, parse_query
 from mailgate.search_cursor import Cursor, decode, encode, fingerprint
 from mailgate.search_expr import LANGUAGES, Fts5, Markers, TsQuery, positive_leaves, resolve
@@ -181,6 +182,7 @@ def search(
     state = decode(cursor, tag) if cursor else None
     clock = state.clock if state else (now or datetime.now(UTC))
     query = parse_query(q, now=clock, tz=ZoneInfo(settings.timezone))
+    SEARCH_QUERIES.inc()
     scope, any_of, excluded = _scope(conn, settings, viewer, lists, query)
     if any_of == ():
         return SearchPage([], None, 0, False)

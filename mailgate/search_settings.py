@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from mailgate.config import ConfigError, Settings
+from mailgate.config import ConfigError, Settings, register_keys
 
 LIMITS = {
     "rank_window": (10, 100_000),
@@ -37,6 +37,9 @@ class SearchSettings:
     recency_half_life_days: float = 180.0
     recency_weight: float = 1.0
     max_page_size: int = 100
+
+
+register_keys("search", (f.name for f in fields(SearchSettings)))
 
 
 def search_settings(settings: Settings) -> SearchSettings:

@@ -38,7 +38,8 @@ from mailgate.models import Message, MessageList, Thread, ThreadList, ThreadNode
 
 SUBJECT_WINDOW = timedelta(days=30)
 THREAD_INDEX_ROOT_HEX = 44
-LINKS = ("references", "thread-index", "subject", "root")
+LINKS = ("references", "thread-index", "subject", "root", "manual")
+MANUAL = "manual"  # a parent a moderator chose (`mailgate.moderation.threadfix`): kept as is
 nodes_t = ThreadNode.__table__
 msgs_t = Message.__table__
 threads_t = Thread.__table__
@@ -121,7 +122,7 @@ _WEAK_MEMBERS = select(
     msgs_t.c.parent_mid,
 ).where(
     msgs_t.c.thread_id == bindparam("tid"),
-    msgs_t.c.link != "references",
+    msgs_t.c.link.not_in(("references", MANUAL)),
     msgs_t.c.date > bindparam("since"),
 )
 _SET_LINK = FastStatement(
@@ -205,6 +206,12 @@ def _merge(conn: Connection, keep: int, others: Iterable[int]) -> None:
     conn.execute(insert(redirects), [{"old_id": old, "new_id": keep} for old in others])
     conn.execute(delete(tlists_t).where(tlists_t.c.thread_id.in_(others)))
     conn.execute(delete(threads_t).where(threads_t.c.id.in_(others)))
+
+
+def merge_threads(conn: Connection, keep: int, others: Iterable[int]) -> None:
+    """Merge threads into `keep` (old ids redirect to it) and recompute its summary."""
+    _merge(conn, keep, others)
+    refresh_thread(conn, keep)
 
 
 def _record_nodes(

@@ -147,3 +147,16 @@ def french_settings(settings: Settings) -> Settings:
 
 def read_data(relative: str) -> bytes:
     return (DATA / relative).read_bytes()
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[object, int]]:
+    """The next hop of relayed mail: an aiosmtpd server keeping what it receives
+    (`tests.postfix.Sink`, its port)."""
+    from tests.postfix import start_sink
+
+    handler, controller, port = start_sink()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()

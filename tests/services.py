@@ -244,11 +244,13 @@ class MailgateProcess:
         self.process: subprocess.Popen[str] | None = None
         self.ports: dict[str, int] = {}
         self.lines: list[str] = []
+        self._ready_text = ""
 
-    def start(self, expect: Sequence[str] = ("smtp",)) -> MailgateProcess:
-        """Start and wait until every service in `expect` logged its port (or it died)."""
+    def start(self, expect: Sequence[str] = ("smtp",), ready: str = "") -> MailgateProcess:
+        """Start and wait until every service in `expect` logged its port and a log line
+        holds `ready` (if given), or it died."""
         ports: dict[str, int] = {}
-        ready = threading.Event()
+        started = threading.Event()
         self.process = subprocess.Popen(
             self.args,
             stderr=subprocess.PIPE,
@@ -257,11 +259,12 @@ class MailgateProcess:
             env=self.env,
             cwd=self.cwd,
         )
+        self._ready_text = ready
         reader = threading.Thread(
-            target=self._read, args=(self.process, set(expect), ports, ready), daemon=True
+            target=self._read, args=(self.process, set(expect), ports, started), daemon=True
         )
         reader.start()
-        if not ready.wait(START_TIMEOUT) or not set(expect) <= ports.keys():
+        if not started.wait(START_TIMEOUT) or not set(expect) <= ports.keys():
             self.kill()
             tail = "\n".join(self.lines[-20:])
             raise RuntimeError(f"mailgate serve did not start:\n{tail}")
@@ -276,13 +279,15 @@ class MailgateProcess:
         ready: threading.Event,
     ) -> None:
         assert process.stderr is not None
+        seen = not self._ready_text
         for line in process.stderr:
             self.lines.append(line.rstrip("\n"))
             match = _LISTENING.search(line)
             if match:
                 ports[match.group(1)] = int(match.group(3))
-                if expect <= ports.keys():
-                    ready.set()
+            seen = seen or self._ready_text in line
+            if seen and expect <= ports.keys():
+                ready.set()
         ready.set()  # the process ended
 
     def kill(self) -> None:

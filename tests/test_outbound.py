@@ -185,6 +185,12 @@ def test_confirmation_round_trip(db: Database, settings: Settings) -> None:
         assert not again.ok and "already" in again.message
 
 
+def test_find_token_keeps_a_trailing_dash() -> None:
+    for token in ("mg-ZCKPrYoRuaef1TlFrR5gDag-", "mg-_abcdefghijklmnopqrstu_"):
+        assert confirm.find_token(f"Re: Confirm: mute the thread [{token}]") == token
+        assert confirm.find_token(f"{token}\n") == token
+
+
 def test_expired_confirmation_does_nothing(db: Database, settings: Settings) -> None:
     confirm.register_action("test-digest", _remember)
     short = replace(settings, sections={"commands": {"confirm_hours": 0}})

@@ -2,7 +2,7 @@
 
 Keys (documented in deploy/mailgate.example.toml): enabled, host, port, trusted_proxies,
 proxy_user_header, users (name -> password hash from `mailgate web hash-password`),
-obfuscate_addresses, page_size, feed_entries. Called by `web.app.create_app` and `web.cli`.
+obfuscate_addresses, page_size, feed_entries, metrics. Called by `web.app.create_app` and `web.cli`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailgate.config import ConfigError, Settings
+from mailgate.config import ConfigError, Settings, register_keys
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -29,8 +29,11 @@ KEYS = frozenset(
         "obfuscate_addresses",
         "page_size",
         "feed_entries",
+        "metrics",
     }
 )
+register_keys("web", KEYS - {"users"})
+register_keys("web.users", ())
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class WebSettings:
     obfuscate_addresses: bool = True
     page_size: int = DEFAULT_PAGE_SIZE
     feed_entries: int = DEFAULT_FEED_ENTRIES
+    metrics: bool = True
 
     def trusts(self, client_host: str | None) -> bool:
         """Whether a request from `client_host` may name its user in the proxy header."""
@@ -100,7 +104,9 @@ def web_settings(settings: Settings) -> WebSettings:
     if not isinstance(header, str) or not header.strip():
         raise ConfigError("[web] proxy_user_header must be a header name")
     obfuscate, enabled = table.get("obfuscate_addresses", True), table.get("enabled", True)
-    for key, value in (("obfuscate_addresses", obfuscate), ("enabled", enabled)):
+    show_metrics = table.get("metrics", True)
+    flags = (("obfuscate_addresses", obfuscate), ("enabled", enabled), ("metrics", show_metrics))
+    for key, value in flags:
         if not isinstance(value, bool):
             raise ConfigError(f"[web] {key} must be true or false")
     host = table.get("host", DEFAULT_HOST)
@@ -116,4 +122,5 @@ def web_settings(settings: Settings) -> WebSettings:
         obfuscate_addresses=obfuscate,
         page_size=_int(table, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
         feed_entries=_int(table, "feed_entries", DEFAULT_FEED_ENTRIES, 1, MAX_PAGE_SIZE),
+        metrics=show_metrics,
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailgate.config import ConfigError, Settings
+from mailgate.config import ConfigError, Settings, register_keys
 
 IMAPS_PORT = 993
 IMAP_PORT = 143
@@ -42,6 +42,8 @@ _SOURCE_KEYS: dict[str, tuple[type, ...]] = {
     "flag": (str,),
     "move_to": (str,),
 }
+register_keys("imap", set(_GLOBAL_KEYS) - {"sources"})
+register_keys("imap.sources", _SOURCE_KEYS)
 
 
 @dataclass(frozen=True)

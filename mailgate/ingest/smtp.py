@@ -25,11 +25,12 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
-from mailgate.config import ConfigError, Settings
+from mailgate.commands.service import wake_commands
+from mailgate.config import ConfigError, Settings, register_keys
 from mailgate.ingest.service import ServeContext
 from mailgate.ingest.smtp_session import GatewaySMTP
 from mailgate.ingest.writer import IngestWriter, ItemResult, Job, WriterBusy, WriterStopped
-from mailgate.routing import Route, classify
+from mailgate.routing import Route, RouteKind, classify
 
 log = logging.getLogger("mailgate.ingest")
 
@@ -59,6 +60,7 @@ _SMTP_KEYS = {
     "max_recipients": int,
     "prepare_workers": int,
 }
+register_keys("smtp", _SMTP_KEYS)
 
 
 def default_prepare_workers() -> int:
@@ -196,7 +198,10 @@ class GatewayHandler:
             route = classify(self.settings, address)
             if route is not None:
                 routes.setdefault(route.address, route)
-        job = Job(raw, tuple(routes.values()), source=self.protocol, atomic=self.atomic)
+        job = Job(
+            raw, tuple(routes.values()), source=self.protocol, atomic=self.atomic,
+            mail_from=envelope.mail_from or "",
+        )  # fmt: skip
         results: list[ItemResult] | None = None
         fault = ""
         envelope_info = (envelope.mail_from or "", list(envelope.rcpt_tos), raw)
@@ -217,6 +222,8 @@ class GatewayHandler:
         except Exception as exc:
             fault = f"{type(exc).__name__}: {exc}"
         self._log(envelope_info, results, fault, started)
+        if results and any(r.ok and r.route.kind is not RouteKind.LIST for r in results):
+            wake_commands()  # command mail was queued: the worker answers now, not at its poll
         return self.reply(envelope.rcpt_tos, routes, results, fault)
 
     def reply(

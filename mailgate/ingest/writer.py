@@ -87,7 +87,8 @@ class ItemResult:
 @dataclass(slots=True)
 class Job:
     """One message for one or more routes. `atomic`: all routes commit or none does.
-    `after` runs in the job's savepoint once its routes are stored (e.g. IMAP state)."""
+    `after` runs in the job's savepoint once its routes are stored (e.g. IMAP state).
+    `mail_from` is the SMTP envelope sender ('' for a bounce; None when unknown, e.g. IMAP)."""
 
     raw: bytes
     routes: tuple[Route, ...]
@@ -95,6 +96,7 @@ class Job:
     atomic: bool = True
     after: Callable[[Connection], None] | None = None
     arrival: datetime = field(default_factory=utcnow)
+    mail_from: str | None = None
 
 
 @dataclass(slots=True)
@@ -353,7 +355,7 @@ class IngestWriter:
         fails the batch, which is then replayed with `commit_guarded`: such a message is
         quarantined (kept) with the database's reason."""
         if route.kind is not RouteKind.LIST:
-            enqueue_command(conn, job.raw, route, job.arrival)
+            enqueue_command(conn, job.raw, route, job.arrival, job.mail_from)
             return ItemResult(route, True, QUEUED)
         ctx = self.contexts.get(route.list_name or "")
         if ctx is None or prep is None:

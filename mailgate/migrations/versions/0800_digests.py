@@ -1,14 +1,14 @@
 """Digests: one row per (subscription, period) sent, and an index for "arrived since".
 
 Revision ID: 0800_digests
-Revises: 0400_outbound
+Revises: 0700_commands
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0800_digests"
-down_revision = "0400_outbound"
+down_revision = "0700_commands"
 branch_labels = None
 depends_on = None
 

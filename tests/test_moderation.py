@@ -1,0 +1,281 @@
+"""Moderation on both backends: hide/unhide, redaction of a passage or an attachment, erasure
+of a message or a person (nothing left in the storage bytes), bans at ingest, and the audit
+log; each checked on every reader surface (web pages, raw source, feeds, mbox exports, the
+person page, search). Actions go through `mailgate moderate` (CliRunner)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select, text
+
+from mailgate import links, store
+from mailgate.cli import main
+from mailgate.config import Settings
+from mailgate.db import Database, open_database
+from mailgate.models import Message, Outbox, Quarantine, RawMessage
+from mailgate.outbound import build_message, enqueue
+from mailgate.pipeline import ListContext, Outcome, list_contexts
+from tests.mailfactory import make_mail
+from tests.moderation_kit import (
+    LISTS,
+    add,
+    client,
+    found_in,
+    postgres_rows_contain,
+    search_hits,
+    sqlite_files_contain,
+    surfaces,
+    with_moderators,
+)
+
+MARKER = "zorbluxqat"
+SHOWN = {"message", "raw", "thread", "list_feed", "thread_feed", "month_mbox", "thread_mbox"}
+LINKED = {"thread", "month", "person", "list_feed", "thread_feed"}  # pages linking the message
+BOB = "bob@example.org"
+
+
+@pytest.fixture
+def msettings(settings: Settings) -> Settings:
+    return with_moderators(settings)
+
+
+@pytest.fixture
+def mdb(msettings: Settings):
+    database = open_database(msettings)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def ctxs(mdb: Database, msettings: Settings) -> dict[str, ListContext]:
+    with mdb.engine.begin() as conn:
+        ids = store.sync_lists(conn, msettings.lists)
+    return list_contexts(msettings, ids)
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> Path:
+    path = tmp_path / "mailgate.toml"
+    lists = "".join(
+        f'[[lists]]\nname = "{lst.name}"\naddress = "{lst.address}"\n'
+        f"moderators = {list(lst.moderators)!r}\n".replace("'", '"')
+        for lst in LISTS
+    )
+    path.write_text(
+        f'data_dir = "data"\ndatabase_url = "{database_url}"\ndomain = "lists.example.org"\n'
+        + lists,
+        encoding="utf-8",
+    )
+    return path
+
+
+def moderate(config: Path, *args: str) -> str:
+    result = CliRunner().invoke(main, ["moderate", args[0], "--config", str(config), *args[1:]])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def thread_of(db: Database, mid: str) -> int:
+    with db.engine.connect() as conn:
+        return conn.execute(select(Message.thread_id).where(Message.message_id == mid)).scalar()
+
+
+def small_thread(db: Database, ctx: ListContext, body: str, subject: str = "Re: Plan") -> int:
+    add(db, ctx, make_mail("r1@x", "Plan", body="Bonjour, le plan du trimestre.\n"))
+    reply = make_mail("r2@x", subject, sender=f"Bob <{BOB}>", minutes=5,
+                      in_reply_to="r1@x", references=["r1@x"], body=body)  # fmt: skip
+    assert add(db, ctx, reply).outcome is Outcome.STORED
+    return thread_of(db, "r2@x")
+
+
+def test_hide_everywhere_then_unhide(mdb, msettings, ctxs, config) -> None:  # type: ignore[no-untyped-def]
+    tid = small_thread(mdb, ctxs["dev"], f"Le mot {MARKER} est confidentiel.\n")
+    before = surfaces(msettings, mdb, "r2@x", tid, BOB)
+    assert found_in(before, MARKER) == SHOWN
+    assert found_in(before, links.message_path("r2@x")) >= LINKED
+    assert search_hits(msettings, mdb, MARKER) == ["r2@x"]
+    moderate(config, "hide", "<r2@x>", "--reason", "off topic")
+    after = surfaces(msettings, mdb, "r2@x", tid, BOB)
+    assert found_in(after, MARKER) == set()
+    assert found_in(after, links.message_path("r2@x")) == set()
+    assert after["message"] == "" and after["person"] == ""
+    assert "Bonjour, le plan" in after["thread"]  # the rest of the thread stays
+    assert search_hits(msettings, mdb, MARKER) == []
+    with mdb.engine.connect() as conn:  # kept in storage
+        assert conn.execute(select(func.count()).select_from(Message)).scalar() == 2
+    moderate(config, "unhide", "r2@x")
+    assert found_in(surfaces(msettings, mdb, "r2@x", tid, BOB), MARKER) == SHOWN
+    log = moderate(config, "log")
+    assert "hide r2@x [dev] -- off topic" in log and "unhide r2@x" in log
+    assert "cli:" in log
+
+
+def test_redacted_passage_is_gone_everywhere(mdb, msettings, ctxs, config) -> None:  # type: ignore[no-untyped-def]
+    secret = f"mon code {MARKER} 4242"
+    tid = small_thread(mdb, ctxs["dev"], f"Voici le plan.\n{secret}\nMerci.\n")
+    moderate(config, "redact", "r2@x", secret, "-y", "--reason", "personal data")
+    shown = surfaces(msettings, mdb, "r2@x", tid, BOB)
+    assert found_in(shown, MARKER) == set()
+    assert "retiré par la modération" in shown["message"]  # the visible tombstone
+    assert "Voici le plan" in shown["message"]
+    assert search_hits(msettings, mdb, MARKER) == []
+    assert search_hits(msettings, mdb, "plan") != []
+    _assert_storage_clean(mdb, msettings)
+    # the original, delivered again (an IMAP re-scan), does not come back
+    again = make_mail("r2@x", "Re: Plan", sender=f"Bob <{BOB}>", minutes=5, in_reply_to="r1@x",
+                      references=["r1@x"], body=f"Voici le plan.\n{secret}\nMerci.\n")  # fmt: skip
+    assert add(mdb, ctxs["dev"], again).outcome is Outcome.DUPLICATE
+    assert found_in(surfaces(msettings, mdb, "r2@x", tid, BOB), MARKER) == set()
+
+
+def _with_attachment(mid: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Bob <{BOB}>"
+    msg["To"] = "dev@lists.example.org"
+    msg["Subject"] = "Le tableau"
+    msg["Date"] = "Mon, 03 Mar 2025 10:00:00 +0000"
+    msg["Message-ID"] = f"<{mid}>"
+    msg.set_content("Voir la pièce jointe.\n")
+    msg.add_attachment(f"salaires {MARKER}\n".encode(), maintype="application",
+                       subtype="octet-stream", filename=f"{MARKER}-salaires.csv")  # fmt: skip
+    return msg.as_bytes()
+
+
+def test_redacted_attachment_leaves_a_tombstone(mdb, msettings, ctxs, config) -> None:  # type: ignore[no-untyped-def]
+    add(mdb, ctxs["dev"], _with_attachment("att@x"))
+    c = client(msettings, mdb)
+    assert MARKER in c.get(links.message_path("att@x")).text
+    moderate(config, "redact-attachment", "att@x", "1", "--yes")
+    page = c.get(links.message_path("att@x")).text
+    assert MARKER not in page and "removed-by-moderation.txt" in page
+    served = c.get(links.attachment_path("att@x", 1, "removed-by-moderation.txt"))
+    assert served.status_code == 200 and "removed by the moderators" in served.text
+    assert MARKER not in c.get(links.raw_path("att@x")).text
+    assert search_hits(msettings, mdb, MARKER) == []
+    _assert_storage_clean(mdb, msettings)
+
+
+def _queue_digest(db: Database, settings: Settings, *, sent: bool) -> None:
+    url = links.message_url(settings, "r2@x")
+    msg = build_message(settings, to="reader@example.org", subject="Digest dev",
+                        text=f"Bob: Le mot {MARKER} est confidentiel.\n{url}\n")  # fmt: skip
+    with db.engine.begin() as conn:
+        row = enqueue(conn, msg, kind="digest", dedupe_key=f"digest-{sent}")
+        if sent:
+            conn.execute(Outbox.__table__.update().where(Outbox.id == row).values(
+                sent_at=store.utcnow()))  # fmt: skip
+
+
+def test_erasure_leaves_no_copy(mdb, msettings, ctxs, config) -> None:  # type: ignore[no-untyped-def]
+    tid = small_thread(mdb, ctxs["dev"], f"Le mot {MARKER} est confidentiel.\n",
+                       subject=f"Re: Plan {MARKER}")  # fmt: skip
+    add(
+        mdb,
+        ctxs["annonces"],
+        make_mail(
+            "r2@x",
+            f"Re: Plan {MARKER}",
+            sender=f"Bob <{BOB}>",
+            to="annonces@lists.example.org",
+            minutes=5,
+            in_reply_to="r1@x",
+            references=["r1@x"],
+            body=f"Le mot {MARKER} est confidentiel.\n",
+        ),
+    )  # fmt: skip  (a cross-post)
+    with mdb.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE digest_runs (id INTEGER PRIMARY KEY, dedupe_key TEXT)"))
+        conn.execute(text("INSERT INTO digest_runs (id, dedupe_key) VALUES (1, 'digest-False')"))
+    _queue_digest(mdb, msettings, sent=False)
+    _queue_digest(mdb, msettings, sent=True)
+    moderate(config, "erase", "r2@x", "--yes", "--reason", "request of the author")
+    shown = surfaces(msettings, mdb, "r2@x", tid, BOB)
+    assert found_in(shown, MARKER) == set()
+    assert shown["message"] == shown["raw"] == shown["person"] == ""
+    assert "Bonjour, le plan" in shown["thread"]
+    assert search_hits(msettings, mdb, MARKER) == []
+    with mdb.engine.connect() as conn:
+        outbox = conn.execute(select(Outbox.kind, Outbox.sent_at, Outbox.data)).all()
+        assert [(k, bool(s), bytes(d)) for k, s, d in outbox] == [("digest", True, b"")]
+        assert conn.execute(text("SELECT count(*) FROM digest_runs")).scalar() == 0
+        conn.execute(text("DROP TABLE digest_runs"))
+        conn.commit()
+    _assert_storage_clean(mdb, msettings)
+    for ctx in ctxs.values():  # delivered again: dropped, nothing kept
+        body = f"Le mot {MARKER} est confidentiel.\n"
+        again = make_mail("r2@x", f"Re: Plan {MARKER}", sender=BOB, in_reply_to="r1@x", body=body)
+        result = add(mdb, ctx, again)
+        assert result.outcome is Outcome.DUPLICATE
+    assert "erase r2@x" in moderate(config, "log")
+
+
+def test_erase_every_message_of_a_person(mdb, msettings, ctxs, config) -> None:  # type: ignore[no-untyped-def]
+    small_thread(mdb, ctxs["dev"], f"Premier {MARKER}.\n")
+    add(mdb, ctxs["dev"], make_mail("b2@x", f"Autre {MARKER}", sender=BOB, minutes=30,
+                                    body=f"Second {MARKER}.\n"))  # fmt: skip
+    output = moderate(config, "erase-person", BOB, "--yes")
+    assert "2 message(s)" in output
+    assert search_hits(msettings, mdb, MARKER) == []
+    assert client(msettings, mdb).get(links.person_path(links.person_key(BOB))).status_code == 404
+    _assert_storage_clean(mdb, msettings)
+    with mdb.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Message)).scalar() == 1
+
+
+def _assert_storage_clean(db: Database, settings: Settings) -> None:
+    """No byte of the database storage holds the marker any more."""
+    if db.dialect == "sqlite":
+        path = Path(db.engine.url.database)
+        assert sqlite_files_contain(path, MARKER.encode()) == []  # the file, its WAL too
+    else:
+        assert postgres_rows_contain(db, MARKER) == []
+
+
+def test_ban_quarantines_at_ingest(mdb, msettings, ctxs, config) -> None:  # type: ignore[no-untyped-def]
+    moderate(config, "ban", "spam@bad.example", "--list", "dev", "--reason", "spam")
+    moderate(config, "ban", "@worse.example")
+    spam = make_mail("s1@x", "Promo", sender="spam@bad.example")
+    assert add(mdb, ctxs["dev"], spam).outcome is Outcome.QUARANTINED
+    elsewhere = make_mail(
+        "s2@x", "Promo", sender="spam@bad.example", to="annonces@lists.example.org"
+    )
+    assert add(mdb, ctxs["annonces"], elsewhere).outcome is Outcome.STORED  # a list ban only
+    domain = make_mail("s3@x", "Promo", sender="Eve <eve@worse.example>")
+    assert add(mdb, ctxs["annonces"], domain).outcome is Outcome.QUARANTINED
+    with mdb.engine.connect() as conn:
+        reasons = conn.execute(select(Quarantine.reason).order_by(Quarantine.id)).scalars().all()
+    assert reasons == ["banned sender (spam@bad.example)", "banned sender (@worse.example)"]
+    assert "spam@bad.example dev" in moderate(config, "bans")
+    moderate(config, "unban", "spam@bad.example", "--list", "dev")
+    assert add(mdb, ctxs["dev"], make_mail("s4@x", "Ok", sender="spam@bad.example")).outcome is (
+        Outcome.STORED
+    )
+
+
+def test_cli_refuses_bad_input_clearly(mdb, ctxs, config) -> None:  # type: ignore[no-untyped-def]
+    for args in (["hide", "nothing@x"], ["ban", "not an address"], ["redact", "x@y", "ab", "-y"],
+                 ["merge-people", "a@x", "b@x"]):  # fmt: skip
+        result = CliRunner().invoke(main, ["moderate", args[0], "--config", str(config), *args[1:]])
+        assert result.exit_code == 1, result.output
+        assert "Error:" in result.output and "Traceback" not in result.output
+    assert (
+        "not available"
+        in CliRunner()
+        .invoke(main, ["moderate", "merge-people", "--config", str(config), "a@x", "b@x"])
+        .output
+    )
+
+
+def test_raw_rows_stay_zlib(mdb, ctxs, config) -> None:  # type: ignore[no-untyped-def]
+    add(mdb, ctxs["dev"], _with_attachment("att2@x"))
+    moderate(config, "redact", "att2@x", "pièce jointe", "-y")
+    with mdb.engine.connect() as conn:
+        data = conn.execute(select(RawMessage.data)).scalar()
+    parsed = email.message_from_bytes(store.decompress(data), policy=email.policy.default)
+    assert "retiré par la modération" in parsed.get_body(("plain",)).get_content()
