@@ -241,4 +241,4 @@ async def _digest_service(context):  # type: ignore[no-untyped-def]
 
 def register(main: click.Group) -> None:
     main.add_command(digest_group)
-    add_service(_digest_service)
+    add_service(_digest_service, "digest")
