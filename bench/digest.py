@@ -43,7 +43,8 @@ from bench.smtp_sink import Sink
 from digest.send import run_digests
 from mailgate.config import ListConfig, Settings
 from mailgate.db import open_database
-from mailgate.models import DigestRun, Message, MessageList, Outbox, Subscription, ThreadPref
+from mailgate.digest_models import DigestRun
+from mailgate.models import Message, MessageList, Outbox, Subscription, ThreadPref
 
 PG_ADMIN = os.environ.get(
     "MAILGATE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

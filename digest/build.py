@@ -26,7 +26,7 @@ from digest.settings import DigestSettings
 from mailgate import access, archive_reads, prefs
 from mailgate.access import Viewer
 from mailgate.config import Settings
-from mailgate.models import DigestRun
+from mailgate.digest_models import DigestRun
 from mailgate.outbound_bulk import Prepared
 
 runs_t = DigestRun.__table__

@@ -30,7 +30,7 @@ from digest.settings import DigestSettings, digest_settings
 from mailgate import outbound, prefs
 from mailgate.config import Settings
 from mailgate.db import Database
-from mailgate.models import DigestRun
+from mailgate.digest_models import DigestRun
 from mailgate.outbound_bulk import Prepared
 from mailgate.outbox import worker_id as outbound_worker_id
 

@@ -141,6 +141,7 @@ def _register_subcommands() -> None:
         cli_moderate,
         cli_ops,
         cli_outbox,
+        cli_people,
         cli_search,
         cli_serve,
         cli_web,
@@ -152,6 +153,7 @@ def _register_subcommands() -> None:
     cli_moderate.register(main)
     cli_ops.register(main)
     cli_outbox.register(main)
+    cli_people.register(main)
     cli_search.register(main)
     cli_serve.register(main)
     cli_web.register(main)

@@ -16,7 +16,9 @@ from mailgate import rebuild as rebuilding
 from mailgate import store
 from mailgate.bulk import ImportSummary, import_messages
 from mailgate.cli import Runtime, emit_json, with_runtime
+from mailgate.config import ConfigError
 from mailgate.ingest.mbox import ArchiveError, archive_size, read_archive
+from mailgate.people.upkeep import rebuild_people
 from mailgate.pipeline import Where, ingest
 from mailgate.readers import list_threads
 
@@ -98,11 +100,20 @@ def import_cmd(
 
 @click.command("rebuild")
 @click.option("--search", "search_only", is_flag=True, help="Only rebuild the search index.")
+@click.option("--people", "people_only", is_flag=True, help="Only recompute the profiles.")
 @click.option("--jobs", type=click.IntRange(1, 16), default=None, help="Parser processes.")
 @with_runtime
-def rebuild_cmd(runtime: Runtime, search_only: bool, jobs: int | None) -> None:
+def rebuild_cmd(runtime: Runtime, search_only: bool, people_only: bool, jobs: int | None) -> None:
     """Re-derive everything (threads, bodies, search, profiles) from the raw messages."""
     contexts = runtime.contexts()
+    if people_only:
+        with runtime.db.engine.begin() as conn:
+            try:
+                count = rebuild_people(conn, runtime.settings)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        click.echo(f"profiles recomputed from {count} messages")
+        return
     if search_only:
         count = rebuilding.rebuild_search(runtime.db)
         click.echo(f"search index rebuilt for {count} messages")

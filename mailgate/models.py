@@ -168,10 +168,7 @@ class MessageList(Base):
     """A message as delivered by one list: the copy's raw bytes and its arrival."""
 
     __tablename__ = "message_lists"
-    __table_args__ = (
-        Index("ix_message_lists_list_date", "list_id", "date", "message_pk"),
-        Index("ix_message_lists_list_arrived", "list_id", "arrived_at"),
-    )
+    __table_args__ = (Index("ix_message_lists_list_date", "list_id", "date", "message_pk"),)
 
     message_pk: Mapped[int] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
@@ -435,25 +432,69 @@ class ThreadFix(Base):
     actor: Mapped[str] = mapped_column(String(ADDRESS_LENGTH + 16), default="")
 
 
-# --- digests ---
+# --- people ---
 
 
-class DigestRun(Base):
-    """One digest made for one subscription and period, written in the same transaction as
-    its outbox row (`outbox_id`; None when there was nothing new): the key that makes each
-    digest go out exactly once, and the end of the window the next digest starts from."""
+class Person(Base):
+    """One person (their addresses: `PersonAddress`); a merged one keeps its row, with
+    `merged_into` set, so the merge can be undone."""
 
-    __tablename__ = "digest_runs"
-    __table_args__ = (
-        Index("ux_digest_runs_subscription_period", "subscription_id", "period", unique=True),
-    )
+    __tablename__ = "persons"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
-    address: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
-    period: Mapped[str] = mapped_column(String(40))
-    period_start: Mapped[datetime] = mapped_column(DateTime)
-    period_end: Mapped[datetime] = mapped_column(DateTime)
-    thread_count: Mapped[int] = mapped_column(Integer, default=0)
-    outbox_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    name: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    merged_into: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class PersonAddress(Base):
+    """An address (lowercase) and its person; `canonical` is the safe automatic merge key."""
+
+    __tablename__ = "person_addresses"
+
+    address: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer, index=True)
+    canonical: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), index=True)
+    source: Mapped[str] = mapped_column(String(16), default="auto")
+    added_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PersonName(Base):
+    """A display name seen with an address, and how many messages carried it."""
+
+    __tablename__ = "person_names"
+
+    address: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PersonMerge(Base):
+    """The log of identity changes (merge, split, undo): who, why, which addresses moved."""
+
+    __tablename__ = "person_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))
+    person_id: Mapped[int] = mapped_column(Integer, index=True)
+    other_id: Mapped[int] = mapped_column(Integer)
+    addresses: Mapped[str] = mapped_column(Text, default="[]")
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class PersonTerm(Base):
+    """A person's use of a term (stem or two-word phrase) in their own text on one list."""
+
+    __tablename__ = "person_terms"
+    __table_args__ = (Index("ix_person_terms_term", "term", "list_id"),)
+
+    person_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    list_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    term: Mapped[str] = mapped_column(String(200), primary_key=True)
+    display: Mapped[str] = mapped_column(String(200), default="")
+    tf: Mapped[int] = mapped_column(Integer, default=0)
+    docs: Mapped[int] = mapped_column(Integer, default=0)
+    last_pk: Mapped[int] = mapped_column(Integer, default=0)

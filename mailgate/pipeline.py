@@ -32,6 +32,9 @@ from mailgate import analysis, ids, search_index, store, threads
 from mailgate.config import Settings
 from mailgate.moderation import blocks, replay
 from mailgate.parse import ParsedMessage, ParseError, parse_message
+from mailgate.people import config as people_config
+from mailgate.people import terms as people_terms
+from mailgate.people import upkeep as people_upkeep
 from mailgate.quoting import split_body
 from mailgate.store import compress, utcnow
 
@@ -53,6 +56,8 @@ class ListContext:
     language: str
     timezone: str
     list_addresses: frozenset[str]
+    domain_aliases: tuple[tuple[str, str], ...] = ()
+    plus_separator: str = "+"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,8 @@ class Prepared:
     language: str = "fr"
     fingerprint: str = ""
     search: dict[str, str] | None = None
+    canonical: str = ""
+    topics: tuple[tuple[str, str, int], ...] = ()
 
 
 def prepare(raw: bytes, ctx: ListContext, arrival: datetime | None = None) -> Prepared:
@@ -128,8 +135,13 @@ def prepare(raw: bytes, ctx: ListContext, arrival: datetime | None = None) -> Pr
     fingerprint = ids.fingerprint(
         parsed.message_id, parsed.from_addr, parsed.subject_key, parsed.body_key
     )
+    canonical = people_config.canonical_address(
+        parsed.from_addr, ctx.domain_aliases, ctx.plus_separator
+    )
     return Prepared(
         **base,
+        canonical=canonical,
+        topics=people_terms.message_terms(people_terms.authored_text(parsed, own), language),
         arrival=arrival or parsed.received or parsed.date,
         parsed=parsed,
         own_text=own,
@@ -294,7 +306,10 @@ def _store_message(
     m = p.parsed
     assert m is not None
     values = _message_values(p, raw_id, assignment)
+    people = people_upkeep.pending_for(pending)
+    values["person_id"] = people.person_id(conn, m.from_name, m.from_addr, p.canonical)
     pk = store.add_message(conn, values)
+    people.add_terms(values["person_id"], ctx.list_id, pk, p.topics)
     body, recipients, attachments = details(p)
     search = search_index.placement(
         p.search or {},
@@ -341,6 +356,9 @@ def _cross_post(
         return IngestResult(Outcome.DUPLICATE, ctx.name, mid, pk, thread_id)
     raw_id = _keep_raw(conn, p, ctx, where, raw_id, pending)
     store.add_to_list(conn, pk, ctx.list_id, raw_id, date, p.arrival)
+    people = people_upkeep.pending_for(pending)
+    person = people.person_id(conn, "", p.parsed.from_addr, p.canonical)  # type: ignore[union-attr]
+    people.add_terms(person, ctx.list_id, pk, p.topics)
     queued = store.queued_search_doc(pending, pk)
     if queued is not None:  # the message came earlier in this batch: its row is not written
         queued["meta"] = search_index.with_list(queued["meta"], ctx.list_id)
@@ -398,6 +416,7 @@ def list_contexts(settings: Settings, list_ids: dict[str, int]) -> dict[str, Lis
     """A ListContext per list in the database (ids from `store.sync_lists`); lists created by
     an import without configuration get the default language."""
     addresses = frozenset(lst.address.lower() for lst in settings.lists)
+    people = people_config.people_settings(settings)
     return {
         name: ListContext(
             name=name,
@@ -405,6 +424,8 @@ def list_contexts(settings: Settings, list_ids: dict[str, int]) -> dict[str, Lis
             language=getattr(settings.list_by_name(name), "language", settings.language),
             timezone=settings.timezone,
             list_addresses=addresses,
+            domain_aliases=people.domain_aliases,
+            plus_separator=people.plus_separator,
         )
         for name, list_id in list_ids.items()
     }

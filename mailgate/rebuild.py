@@ -2,9 +2,10 @@
 
 Parsed fields, threads, bodies, the search index and profiles are all derived; this module
 clears them and replays every delivery, in arrival order, through the same ingest pipeline.
-Raw messages, the delivery ledger and the quarantine are never touched. Moderation is applied
-again at the end (hidden messages, manual thread fixes: `mailgate.moderation.replay`).
-Called by the CLI.
+Raw messages, the delivery ledger and the quarantine are never touched, nor are identity
+decisions (persons, their addresses and the merge log): replayed mail finds its person
+again. Moderation is applied again at the end (hidden messages, manual thread fixes:
+`mailgate.moderation.replay`). Called by the CLI.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from mailgate.models import (
     Delivery,
     Message,
     MessageList,
+    PersonName,
+    PersonTerm,
     RawMessage,
     Recipient,
     SearchDoc,
@@ -36,6 +39,8 @@ from mailgate.pipeline import ListContext
 from mailgate.store import decompress
 
 DERIVED_TABLES = (
+    PersonTerm,
+    PersonName,
     Attachment,
     Recipient,
     Body,

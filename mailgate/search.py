@@ -14,7 +14,8 @@ window. Totals are exact up to `count_limit`, then extrapolated over the date ra
 (`total_is_estimate`). Cursors are opaque strings tied to the query.
 
 Person-aware ``from:``: `same_person_addresses` maps an address to every address of the same
-person. It returns the address alone until identities exist; callers may pass their own.
+person (`mailgate.people`: merged and automatically joined addresses); callers may pass
+their own. `body_matches` serves "who knows about X?" (`mailgate.people.expertise`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from mailgate.search_cursor import Cursor, decode, encode, fingerprint
 from mailgate.search_expr import LANGUAGES, Fts5, Markers, TsQuery, positive_leaves, resolve
 from mailgate.search_hits import Hit, SearchScope, hits_for
 from mailgate.search_index import META_ATTACHMENT, SORT_KEY_SHIFT, date_key, list_term
-from mailgate.search_rank import Candidate, Snippet, score
+from mailgate.search_rank import Candidate, Snippet, relevance, score
 from mailgate.search_settings import SearchSettings, search_settings
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "SearchPage",
     "SearchSettings",
     "Snippet",
+    "body_matches",
     "same_person_addresses",
     "search",
     "search_settings",
@@ -60,7 +62,46 @@ PersonAddresses = Callable[[Connection, str], Sequence[str]]
 
 def same_person_addresses(conn: Connection, address: str) -> Sequence[str]:
     """Every address of the person who uses `address` (the hook for person-aware search)."""
-    return [address]
+    from mailgate.people.identity import addresses_of, person_for_address
+
+    person = person_for_address(conn, address) if "@" in address else None
+    if person is None:
+        return [address]
+    found = addresses_of(conn, person)
+    return found if address.strip().lower() in found else [address, *found]
+
+
+def body_matches(
+    conn: Connection,
+    settings: Settings,
+    q: str,
+    *,
+    list_ids: Sequence[int],
+    window: int,
+    now: datetime | None = None,
+) -> list[tuple[Candidate, float]]:
+    """The `window` newest messages matching `q` on lists `list_ids` (the caller's access
+    decision) with their relevance in the author's own text only (no recency); messages that
+    match elsewhere only (subject, names) score 0. Raises `QueryError`. Used by who-knows."""
+    clock = now or datetime.now(UTC)
+    query = parse_query(q, now=clock, tz=ZoneInfo(settings.timezone))
+    names = sql.list_names(conn)
+    ids = {name: lid for lid, name in names.items()}
+    allowed = set(list_ids) & set(names)
+    if query.lists:
+        allowed &= {ids[name] for name in query.lists if name in ids}
+    if not allowed:
+        return []
+    excluded = tuple(sorted(ids[n] for n in query.exclude_lists if n in ids))
+    any_of = None if allowed == set(names) else tuple(sorted(allowed))
+    scope = SearchScope(list_names={lid: names[lid] for lid in allowed}, list_count=len(names))
+    run = _start(conn, settings, query, scope, (any_of, excluded), None, clock)
+    rows = sql.candidates(conn, run.plan, limit=window, columns=["body"])
+    leaves = {
+        language: [replace(leaf, columns=("body",)) for leaf in group if "body" in leaf.columns]
+        for language, group in run.leaves.items()
+    }
+    return list(zip(rows, relevance(rows, leaves), strict=True))
 
 
 @dataclass(frozen=True)

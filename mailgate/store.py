@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
@@ -191,12 +192,16 @@ class PendingRows:
             _ADD_SEARCH: [],
             _ADD_DELIVERY: [],
         }
+        # Other derived rows of the batch (people profiles), each with its own flush(conn).
+        self.extras: dict[str, Any] = {}
 
     def flush(self, conn: Connection) -> None:
         for statement, rows in self.rows.items():
             if rows:
                 conn.execute(statement, rows)  # type: ignore[arg-type]
                 rows.clear()
+        for extra in self.extras.values():
+            extra.flush(conn)
 
 
 def queued_search_doc(pending: PendingRows, message_pk: int) -> dict | None:

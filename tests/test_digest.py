@@ -17,7 +17,8 @@ from digest.send import run_digests
 from mailgate import prefs, store
 from mailgate.config import Settings
 from mailgate.db import Database
-from mailgate.models import DigestRun, Outbox
+from mailgate.digest_models import DigestRun
+from mailgate.models import Outbox
 from mailgate.pipeline import list_contexts
 from tests import digest_archive as da
 from tests.relay_sink import Received, RelaySink

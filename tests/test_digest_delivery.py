@@ -22,7 +22,8 @@ from mailgate import prefs, store
 from mailgate.cli import main
 from mailgate.config import Settings
 from mailgate.db import Database
-from mailgate.models import DigestRun, Outbox
+from mailgate.digest_models import DigestRun
+from mailgate.models import Outbox
 from mailgate.outbox import start_outbox
 from mailgate.pipeline import Where, ingest, list_contexts
 from tests import digest_archive as da

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from mailgate import archive_reads as reads
+from mailgate import people
 from mailgate.access import ANONYMOUS
 from mailgate.links import cursor_token, parse_cursor
 from mailgate.threadview import resolve_thread_id
@@ -198,14 +199,29 @@ def person_page(request: Request, p: Page, conn) -> Response:
     more = len(rows) > size
     rows = rows[:size]
     names = [row.from_name for row in rows if row.from_name and row.from_name != row.from_addr]
+    found, related = _profile(p, conn, address, cursor is None)
     return p.render(
         "person.html",
         key=key,
-        heading=show_address(names[0] if names else address, p.hide),
+        heading=show_address(found.name if found else (names[0] if names else address), p.hide),
         shown_address=show_address(address, p.hide),
         rows=rows,
+        profile=found,
+        related=related,
         next_cursor=cursor_token(rows[-1].date, rows[-1].pk) if more else "",
     )
+
+
+def _profile(p: Page, conn, address: str, first_page: bool) -> tuple:  # type: ignore[no-untyped-def]
+    """The profile the reader may see (on the first page only) and related people."""
+    person = people.person_for_address(conn, address) if first_page else None
+    if person is None:
+        return None, []
+    settings = p.state.settings
+    found = people.profile(conn, settings, person, scope=p.list_ids)
+    if found.messages == 0:
+        return None, []
+    return found, people.related_people(conn, settings, person, scope=p.list_ids)
 
 
 def search_page(request: Request) -> Response:

@@ -39,7 +39,11 @@ def do_redact(conn: Connection, settings: Settings, who: Authority, args: dict) 
     mid = targets[0].message_id
     details = {"chars": len(args["text"])}
     return Outcome(
-        f"text removed from <{mid}> ({count} message(s))", mid, lists_of_targets(targets), details
+        f"text removed from <{mid}> ({count} message(s))",
+        mid,
+        lists_of_targets(targets),
+        details,
+        {t.person_id for t in targets if t.person_id},
     )
 
 

@@ -1,14 +1,14 @@
 """Digests: one row per (subscription, period) sent, and an index for "arrived since".
 
 Revision ID: 0800_digests
-Revises: 0700_commands
+Revises: 0600_people
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0800_digests"
-down_revision = "0700_commands"
+down_revision = "0600_people"
 branch_labels = None
 depends_on = None
 

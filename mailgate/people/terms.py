@@ -1,0 +1,131 @@
+"""Topic terms of one message's own text: stemmed words and two-word phrases (pure).
+
+Called by the ingest pipeline's `prepare` step (in worker processes) and by
+`mailgate.people.upkeep` when profiles are recomputed. Uses the search analyser
+(`mailgate.analysis`: folding, elision, FR/EN stemming, stop words), so a topic term is the
+same key a search query produces. Each term keeps a display form (the words as written).
+A phrase is two content words side by side, or joined by one linking word ("contrôle de
+gestion", "supply chain"); quoted text, signatures and footers never reach here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+
+from mailgate import analysis
+
+MAX_TEXT_CHARS = 6_000
+MAX_TERMS_PER_MESSAGE = 48
+MIN_WORD_CHARS = 3
+MAX_WORD_CHARS = 30
+MAX_KEY_CHARS = 200
+# Punctuation that ends a phrase (a phrase never spans two sentences or list items).
+_BREAK_RE = re.compile(r"[.!?;:,()\[\]{}<>\"«»|/=*#\n\t]+|\s[-–—]\s")
+_BREAK_WORD = "qqbreakqq"  # stands for punctuation between words (never a content word)
+_ELIDED_RE = re.compile(r"^(?:[ldjmnstc]|qu|jusqu|lorsqu|puisqu)['’]", re.I)
+
+
+# Words that join the two halves of a phrase without being part of its key.
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+LINK_WORDS = _words("de du des d la le les l à au aux en pour sur of the for on in")
+# Mail chatter that says nothing about what someone knows (folded words).
+CHATTER = _words(
+    """
+    bonjour bonsoir merci cordialement bien salut hello thanks thank regards best cheers dear
+    oui non ok okay yes pas plus moins tres peu deja encore toujours alors donc ainsi aussi
+    faire fait faut peux peut pouvons pourrait pourriez voir vois dire dis sais savoir
+    avons avez ont etait etre avoir suis sommes etes serait sera seront vais va vont
+    cela ceci celui celle ceux tout tous toute toutes autre autres meme chaque quelques
+    comme quand pendant depuis avant apres entre sans sous vers chez mais car puis
+    ici voici voila juste vraiment aupres bon bonne quoi devrait doit veux vrai exactement
+    demain hier aujourd semaine mois annee jour jours fois chose choses point points besoin
+    question questions idee suite retour prochain prochaine dernier derniere premier premiere
+    gens monde tour place cote partie part temps heure heures minutes envoie envoye
+    would could should will shall might must also just like really still even here there
+    know think want need get got make made see sure let lets one two new use used using
+    """
+)
+
+
+@lru_cache(maxsize=65_536)
+def _content(term: str, word: str, language: str) -> bool:
+    """Whether a word (and its term) can carry a topic."""
+    if not MIN_WORD_CHARS <= len(word) <= MAX_WORD_CHARS or not term or word == _BREAK_WORD:
+        return False
+    folded = analysis.fold(word)
+    if folded in CHATTER or folded.isdigit() or sum(c.isdigit() for c in folded) > 2:
+        return False
+    return not analysis.is_stopword(term, language)
+
+
+@lru_cache(maxsize=65_536)
+def _shown(word: str, stem: str, language: str) -> str | None:
+    """The display form of a content word, None for a word that carries no topic: acronyms
+    keep their capitals, other words are shown in lower case, without an elided article."""
+    if not _content(stem, word, language):
+        return None
+    word = _ELIDED_RE.sub("", word)
+    return word if word.isupper() and len(word) <= 6 else word.lower()
+
+
+def message_terms(text: str, language: str) -> tuple[tuple[str, str, int], ...]:
+    """(term key, display form, occurrences) of the topic terms of `text`, at most
+    `MAX_TERMS_PER_MESSAGE` (the most frequent, phrases first on ties). Phrases never span
+    punctuation (a sentence or list item end)."""
+    marked = _BREAK_RE.sub(f" {_BREAK_WORD} ", text[:MAX_TEXT_CHARS])
+    words = analysis.tokenize(marked)
+    stems = analysis.analyze(marked, language)
+    counts: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    previous: tuple[str, str] | None = None  # (stem, display) of the last content word
+    link = ""
+    for word, stem in zip(words, stems, strict=False):
+        display = _shown(word, stem, language)
+        if display is not None:
+            counts[stem] += 1
+            if stem not in shown:
+                shown[stem] = display
+            if previous is not None and previous[0] != stem:
+                key = f"{previous[0]} {stem}"
+                counts[key] += 1
+                if key not in shown:
+                    shown[key] = (
+                        f"{previous[1]} {link} {display}" if link else (f"{previous[1]} {display}")
+                    )
+            previous, link = (stem, display), ""
+        elif previous is not None and not link and word.lower() in LINK_WORDS:
+            link = word.lower()
+        else:
+            previous, link = None, ""
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], -item[0].count(" "), item[0]))
+    return tuple((key, shown[key][:MAX_KEY_CHARS], n) for key, n in ranked[:MAX_TERMS_PER_MESSAGE])
+
+
+def authored_text(parsed: object, own_text: str) -> str:
+    """What the author wrote: the subject of a thread they start, then their own text."""
+    starts = getattr(parsed, "parent", None) is None and not getattr(parsed, "reply_like", True)
+    subject = getattr(parsed, "subject", "") if starts else ""
+    return f"{subject}.\n{own_text}" if subject else own_text
+
+
+def fallback_query(query: str, language: str) -> str | None:
+    """The content words of a plain multi-word query joined by OR (None when the query uses
+    the query language or has fewer than two content words)."""
+    if any(c in query for c in ':"()-') or " OR " in query or " OU " in query:
+        return None
+    words = analysis.tokenize(query)
+    stems = analysis.analyze(query, language)
+    kept = [w for w, s in zip(words, stems, strict=False) if _content(s, w, language)]
+    return " OR ".join(kept) if len(kept) > 1 else None
+
+
+def query_keys(text: str, language: str) -> list[str]:
+    """The content term keys of a short text (a keyword), in order."""
+    words = analysis.tokenize(text)
+    stems = analysis.analyze(" ".join(words), language)
+    return [s for w, s in zip(words, stems, strict=False) if _content(s, w, language)]
