@@ -2,12 +2,12 @@
 topics of the threads in their digest.
 
 `related_elsewhere` is the one function digests call. It uses the people package's
-`related_for_threads` when that package is installed (imported lazily); otherwise it falls
-back to search: the distinctive words of the digest's leading subjects, searched with
-`mailgate.search` as the reader (so private lists stay private, hidden messages stay out) in
-the other lists, newest first over the last `RECENT_DAYS`. `digest.build` asks once per
-thread and per set of visible lists in a run and merges the answers for each reader's
-leading threads.
+`related_for_threads` when that package is installed (imported lazily) and has an answer;
+otherwise it falls back to search: the distinctive words of the digest's leading subjects,
+searched with `mailgate.search` as the reader (so private lists stay private, hidden messages
+stay out) in the other lists, newest first over the last `RECENT_DAYS`. `digest.build` asks
+once per thread and per set of visible lists in a run and merges the answers for each
+reader's leading threads (`merge`).
 """
 
 from __future__ import annotations
@@ -124,12 +124,12 @@ def _from_people(result: Any, limit: int) -> Related:
     """Adapt the people package's answer (threads and people) to `Related`."""
     threads = tuple(
         RelatedThread(
-            getattr(t, "thread_id", 0),
-            display_subject(getattr(t, "subject", "")),
-            getattr(t, "list_name", "") or getattr(t, "list", ""),
+            t.thread_id,
+            display_subject(t.subject),
+            (list(getattr(t, "lists", ())) or [""])[0],
             getattr(t, "message_id", ""),
         )
-        for t in list(getattr(result, "threads", ()))[:limit]
+        for t in list(result.threads)[:limit]
     )
     people = tuple(getattr(p, "name", str(p)) for p in list(getattr(result, "people", ()))[:limit])
     return Related(threads, people)
@@ -154,8 +154,11 @@ def related_elsewhere(
     api = _people_api()
     if api is not None:
         try:
-            result = api(conn, settings, list(thread_ids), scope=list(scope), limit=limit)
-            return _from_people(result, limit)
+            found = _from_people(
+                api(conn, settings, list(thread_ids), scope=list(scope), limit=limit), limit
+            )
+            if found:  # empty: profiles not computed (yet); search still finds threads
+                return found
         except Exception:  # the section is a bonus: never lose a digest over it
             log.exception("related_for_threads failed; using search instead")
     return _by_search(
