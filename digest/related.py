@@ -154,9 +154,9 @@ def related_elsewhere(
     api = _people_api()
     if api is not None:
         try:
-            found = _from_people(
-                api(conn, settings, list(thread_ids), scope=list(scope), limit=limit), limit
-            )
+            with conn.begin_nested():  # a failure must not abort the caller's transaction
+                answer = api(conn, settings, list(thread_ids), scope=list(scope), limit=limit)
+            found = _from_people(answer, limit)
             if found:  # empty: profiles not computed (yet); search still finds threads
                 return found
         except Exception:  # the section is a bonus: never lose a digest over it

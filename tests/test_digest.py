@@ -216,3 +216,22 @@ def test_a_concurrent_run_never_queues_twice(archive: da.Archive, sink: RelaySin
     with archive.db.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Outbox)) == 2
     assert len(sink.messages) == 2
+
+
+def test_a_failing_people_api_falls_back_to_search(
+    archive: da.Archive, sink: RelaySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import text
+
+    from digest import related
+
+    def broken(conn, *_args, **_kwargs):  # type: ignore[no-untyped-def]
+        conn.execute(text("SELECT * FROM no_such_table"))  # aborts a PostgreSQL transaction
+
+    monkeypatch.setattr(related, "_people_api", lambda: broken)
+    with archive.db.engine.begin() as conn:
+        prefs.set_digest(conn, "zoe@example.org", "daily", list_name="dev", hour=8)
+        prefs.set_thread_pref(conn, "zoe@example.org", archive.thread_ids["kube-1@x"], "follow")
+    assert _send(archive).queued == 2
+    text_part, _html = _parts(_digest_for(sink, "zoe@example.org"))
+    assert "Kubernetes cluster upgrade" in text_part
