@@ -1,25 +1,15 @@
 """`who knows` and `profile` by e-mail, on both backends, through the people API
 (`mailgate.people`): end to end through the SMTP receiver and the relay sink, only what the
-sender may read. Without the people API the commands answer that they are not available."""
+sender may read."""
 
 from __future__ import annotations
-
-import importlib.util
-
-import pytest
 
 from mailgate.commands.worker import run_once
 from tests.commands_support import BOB, Mail, body_of, outbox, queue, refresh_people
 from tests.test_commands_e2e import send, served, sink, wait_count  # noqa: F401  (fixtures)
 from tests.test_commands_worker import cdb, cset  # noqa: F401  (fixtures)
 
-HAS_PEOPLE = importlib.util.find_spec("mailgate.people") is not None
-needs_people = pytest.mark.skipif(
-    not HAS_PEOPLE, reason="mailgate.people (the people API) cannot be imported in this tree"
-)
 
-
-@needs_people
 def test_who_knows_through_smtp(served) -> None:  # noqa: F811
     cset_, db, gw, relay = served
     refresh_people(db, cset_)
@@ -30,7 +20,6 @@ def test_who_knows_through_smtp(served) -> None:  # noqa: F811
     assert "Bob Durand" in text and "http://archive.test/m/" in text
 
 
-@needs_people
 def test_who_knows_and_profile_show_only_readable_lists(cdb, cset) -> None:  # noqa: F811
     refresh_people(cdb, cset)
     queue(cdb, cset, Mail(subject="who knows merger", sender=BOB, mid="w1@example.org"))
@@ -43,13 +32,3 @@ def test_who_knows_and_profile_show_only_readable_lists(cdb, cset) -> None:  # n
     assert "Bob Durand" in espresso and "http://archive.test/m/espresso@example.org" in espresso
     assert "Profile of alice@example.org" in profile and "merger" not in profile.lower()
     assert "I know nothing about nobody@example.org" in nobody
-
-
-@pytest.mark.skipif(HAS_PEOPLE, reason="mailgate.people exists: the commands are available")
-def test_without_the_people_api_the_commands_say_so(cdb, cset) -> None:  # noqa: F811
-    queue(cdb, cset, Mail(subject="who knows coffee", mid="w1@example.org"))
-    queue(cdb, cset, Mail(subject="profil bob@example.org", mid="p1@example.org"))
-    run_once(cdb, cset)
-    who, profile = (body_of(m) for _, m in outbox(cdb))
-    assert "“who knows” is not available on this server yet" in who
-    assert "« profil » n'est pas encore disponible sur ce serveur" in profile  # French keyword

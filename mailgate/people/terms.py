@@ -116,7 +116,9 @@ def authored_text(parsed: object, own_text: str) -> str:
 def fallback_query(query: str, language: str) -> str | None:
     """The content words of a plain multi-word query joined by OR (None when the query uses
     the query language or has fewer than two content words)."""
-    if any(c in query for c in ':"()-') or " OR " in query or " OU " in query:
+    if any(c in query for c in ':"()') or " OR " in query or " OU " in query:
+        return None
+    if query.lstrip().startswith("-") or " -" in query:  # an exclusion, not a hyphenated word
         return None
     words = analysis.tokenize(query)
     stems = analysis.analyze(query, language)
