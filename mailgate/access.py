@@ -8,6 +8,7 @@ commands and digests all ask here; none decides on its own.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,13 +37,19 @@ ANONYMOUS = Viewer()
 ADMINISTRATOR = Viewer(all_lists=True)
 
 
+@functools.lru_cache(maxsize=256)
+def _readers(lst: ListConfig) -> frozenset[str]:
+    """A private list's readers, lower-cased once (digests ask for thousands of readers)."""
+    return frozenset(r.lower() for r in lst.readers)
+
+
 def _allowed(lst: ListConfig, viewer: Viewer) -> bool:
     if not lst.is_private or viewer.all_lists:
         return True
     if viewer.anonymous:
         return False
     who = (viewer.name or "").lower()
-    return who in {r.lower() for r in lst.readers} or who in lst.moderators
+    return who in _readers(lst) or who in lst.moderators
 
 
 def visible_list_names(settings: Settings, viewer: Viewer) -> frozenset[str]:

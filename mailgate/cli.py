@@ -137,6 +137,7 @@ def _register_subcommands() -> None:
     from mailgate import (
         cli_archive,
         cli_commands,
+        cli_digest,
         cli_moderate,
         cli_ops,
         cli_outbox,
@@ -148,6 +149,7 @@ def _register_subcommands() -> None:
 
     cli_archive.register(main)
     cli_commands.register(main)
+    cli_digest.register(main)
     cli_moderate.register(main)
     cli_ops.register(main)
     cli_outbox.register(main)

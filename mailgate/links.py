@@ -95,6 +95,11 @@ def search_path() -> str:
     return "/search"
 
 
+def unsubscribe_path(token: str) -> str:
+    """The one-click unsubscribe page of a digest subscription (RFC 8058 POST target)."""
+    return f"/digest/unsubscribe/{quote(token, safe='')}"
+
+
 def absolute(settings: _HasBaseUrl, path: str) -> str:
     return settings.base_url.rstrip("/") + path
 

@@ -27,12 +27,14 @@ from sqlalchemy import Connection, insert, select
 
 from mailgate.config import Settings
 from mailgate.models import Outbox
-from mailgate.outbox import SendStats, deliver_due, start_outbox, wake_outbox
+from mailgate.outbound_bulk import Prepared, build_prepared
+from mailgate.outbox import SendStats, deliver_due, pack, start_outbox, wake_outbox
 from mailgate.routing import bot_address
 from mailgate.store import utcnow
 
 ORIGIN_HEADER = "X-Mailgate-Origin"
 KINDS = ("reply", "confirm", "digest", "notice")
+IN_BATCH = 500  # dedupe keys per query in enqueue_many
 AUTOMATED_PRECEDENCE = frozenset({"bulk", "list", "junk", "auto_reply"})
 # Headers that mark mail as sent by a program (RFC 3834, and common vendor variants).
 AUTOREPLY_HEADERS = ("X-Autoreply", "X-Autorespond")
@@ -42,10 +44,13 @@ BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
 outbox_t = Outbox.__table__
 __all__ = [
     "OutboundError",
+    "Prepared",
     "SendStats",
     "build_message",
+    "build_prepared",
     "deliver_due",
     "enqueue",
+    "enqueue_many",
     "is_automated",
     "start_outbox",
     "wake_outbox",
@@ -107,41 +112,102 @@ def _recipients(msg: Message, recipients: Sequence[str] | None) -> list[str]:
 
 def enqueue(
     conn: Connection,
-    msg: EmailMessage,
+    msg: EmailMessage | Prepared,
     *,
     kind: str,
     dedupe_key: str | None = None,
     recipients: Sequence[str] | None = None,
     envelope_from: str | None = None,
 ) -> int | None:
-    """Queue `msg` in the caller's transaction; None (nothing queued) if `dedupe_key` exists."""
+    """Queue `msg` in the caller's transaction; None (nothing queued) if `dedupe_key` exists.
+
+    `msg` is a message from `build_message`, or bytes already serialized by
+    `outbound_bulk.build_prepared` (bulk mail: its recipients and sender come with it; stored
+    compressed, see `outbox.pack`)."""
     if kind not in KINDS:
         raise OutboundError(f"unknown outbound kind {kind!r} (one of {', '.join(KINDS)})")
     if dedupe_key is not None:
         found = conn.scalar(select(outbox_t.c.id).where(outbox_t.c.dedupe_key == dedupe_key))
         if found is not None:
             return None
+    if isinstance(msg, Prepared):
+        return _insert(
+            conn, kind, dedupe_key, list(recipients or msg.recipients),
+            envelope_from or msg.envelope_from, msg.message_id, pack(msg.data),
+        )  # fmt: skip
     to = _recipients(msg, recipients)
     if "Bcc" in msg:
         del msg["Bcc"]
     sender = envelope_from
     if sender is None:
         sender = next((a for _n, a in getaddresses([str(msg.get("From", ""))]) if a), "")
+    data = msg.as_bytes(policy=SMTP)
+    return _insert(conn, kind, dedupe_key, to, sender, str(msg.get("Message-ID", "")), data)
+
+
+def _insert(
+    conn: Connection,
+    kind: str,
+    dedupe_key: str | None,
+    to: Sequence[str],
+    sender: str,
+    message_id: str,
+    data: bytes,
+) -> int:
+    if not [r for r in to if r.strip()]:
+        raise OutboundError("a message needs at least one recipient")
     now = utcnow()
     return conn.execute(
         insert(outbox_t).values(
             dedupe_key=dedupe_key,
             kind=kind,
             envelope_from=sender,
-            recipients="\n".join(to),
-            message_id=str(msg.get("Message-ID", "")),
-            data=msg.as_bytes(policy=SMTP),
+            recipients="\n".join(r.strip() for r in to if r.strip()),
+            message_id=message_id,
+            data=data,
             created_at=now,
             attempts=0,
             next_attempt_at=now,
             last_error="",
         )
     ).inserted_primary_key[0]
+
+
+def enqueue_many(
+    conn: Connection, items: Sequence[tuple[Prepared, str | None]], *, kind: str
+) -> list[int | None]:
+    """`enqueue` for many bulk messages (message, dedupe key) in a few statements: the row id
+    of each, None where its dedupe key was already queued (or repeats an earlier item)."""
+    if kind not in KINDS:
+        raise OutboundError(f"unknown outbound kind {kind!r} (one of {', '.join(KINDS)})")
+    keys = [key for _msg, key in items if key is not None]
+    taken: set[str] = set()
+    for offset in range(0, len(keys), IN_BATCH):
+        chunk = keys[offset : offset + IN_BATCH]
+        taken.update(
+            conn.scalars(select(outbox_t.c.dedupe_key).where(outbox_t.c.dedupe_key.in_(chunk)))
+        )
+    now, rows, positions = utcnow(), [], []
+    for position, (msg, key) in enumerate(items):
+        if key is not None and key in taken:
+            continue
+        if key is not None:
+            taken.add(key)
+        if not msg.recipients:
+            raise OutboundError("a message needs at least one recipient")
+        positions.append(position)
+        rows.append(
+            {"dedupe_key": key, "kind": kind, "envelope_from": msg.envelope_from,
+             "recipients": "\n".join(msg.recipients), "message_id": msg.message_id,
+             "data": pack(msg.data), "created_at": now, "attempts": 0, "next_attempt_at": now,
+             "last_error": ""}
+        )  # fmt: skip
+    ids: list[int | None] = [None] * len(items)
+    if rows:
+        statement = insert(outbox_t).returning(outbox_t.c.id, sort_by_parameter_order=True)
+        for position, row_id in zip(positions, conn.scalars(statement, rows), strict=True):
+            ids[position] = row_id
+    return ids
 
 
 def is_automated(msg: Message, envelope_sender: str | None = None) -> bool:

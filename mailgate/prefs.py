@@ -8,7 +8,7 @@ means every list the reader may see.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,6 +26,7 @@ DEFAULT_TIMEZONE = "Europe/Paris"
 HOURS_PER_DAY = 24
 DAYS_PER_WEEK = 7
 TOKEN_BYTES = 24
+IN_BATCH = 500  # addresses per query in thread_prefs_for
 
 subs_t = SubscriptionRow.__table__
 prefs_t = ThreadPref.__table__
@@ -169,3 +170,24 @@ def thread_prefs_of(conn: Connection, address: str) -> dict[int, str]:
         )
     )
     return {tid: state for tid, state in rows}
+
+
+def thread_prefs_for(conn: Connection, addresses: Sequence[str]) -> dict[str, dict[int, str]]:
+    """`thread_prefs_of` for many readers in a few queries (digest runs): address -> choices."""
+    found: dict[str, dict[int, str]] = {}
+    wanted = sorted({a.strip().lower() for a in addresses})
+    for offset in range(0, len(wanted), IN_BATCH):
+        rows = conn.execute(
+            select(prefs_t.c.address, prefs_t.c.thread_id, prefs_t.c.state).where(
+                prefs_t.c.address.in_(wanted[offset : offset + IN_BATCH])
+            )
+        )
+        for address, tid, state in rows:
+            found.setdefault(address, {})[tid] = state
+    return found
+
+
+def subscription_for_token(conn: Connection, token: str) -> Subscription | None:
+    """The subscription an unsubscribe token belongs to (read only: the confirm page)."""
+    row = conn.execute(select(subs_t).where(subs_t.c.token == token)).first()
+    return None if row is None else _row(row)

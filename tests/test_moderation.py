@@ -14,14 +14,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
-from mailgate import ids, links, store
+from mailgate import ids, links, prefs, store
 from mailgate.bulk import import_messages
 from mailgate.cli import main
 from mailgate.config import Settings
 from mailgate.db import Database, open_database
+from mailgate.digest_models import DigestRun
 from mailgate.models import Message, Outbox, Quarantine, RawMessage
 from mailgate.moderation import blocks
-from mailgate.outbound import build_message, enqueue
+from mailgate.outbound import build_message, build_prepared, enqueue
 from mailgate.pipeline import ListContext, Outcome, list_contexts
 from tests.mailfactory import make_mail
 from tests.moderation_kit import (
@@ -165,15 +166,29 @@ def test_redacted_attachment_leaves_a_tombstone(mdb, msettings, ctxs, config) ->
     _assert_storage_clean(mdb, msettings)
 
 
-def _queue_digest(db: Database, settings: Settings, *, sent: bool) -> None:
+def _queue_digest(db: Database, settings: Settings, *, sent: bool) -> int:
+    """A digest in the outbox: the unsent one through the bulk path (stored compressed) with
+    its `digest_runs` record, the sent one as `build_message` makes it."""
     url = links.message_url(settings, "r2@x")
-    msg = build_message(settings, to="reader@example.org", subject="Digest dev",
-                        text=f"Bob: Le mot {MARKER} est confidentiel.\n{url}\n")  # fmt: skip
+    text = f"Bob: Le mot {MARKER} est confidentiel.\n{url}\n"
+    to = "reader@example.org"
     with db.engine.begin() as conn:
-        row = enqueue(conn, msg, kind="digest", dedupe_key=f"digest-{sent}")
         if sent:
+            msg = build_message(settings, to=to, subject="Digest dev", text=text)
+            row = enqueue(conn, msg, kind="digest", dedupe_key=f"digest-{sent}")
             conn.execute(Outbox.__table__.update().where(Outbox.id == row).values(
                 sent_at=store.utcnow()))  # fmt: skip
+            return row
+        bulk = build_prepared(
+            settings, to=to, subject="Digest dev", text=text, html=f"<p>{text}</p>"
+        )
+        row = enqueue(conn, bulk, kind="digest", dedupe_key=f"digest-{sent}")
+        sub = prefs.set_digest(conn, to, "daily")
+        now = store.utcnow()
+        conn.execute(DigestRun.__table__.insert().values(
+            subscription_id=sub.id, address=to, period="daily:x", period_start=now,
+            period_end=now, thread_count=1, outbox_id=row, created_at=now))  # fmt: skip
+        return row
 
 
 def test_erasure_leaves_no_copy(mdb, msettings, ctxs, config) -> None:  # type: ignore[no-untyped-def]
@@ -193,9 +208,6 @@ def test_erasure_leaves_no_copy(mdb, msettings, ctxs, config) -> None:  # type: 
             body=f"Le mot {MARKER} est confidentiel.\n",
         ),
     )  # fmt: skip  (a cross-post)
-    with mdb.engine.begin() as conn:
-        conn.execute(text("CREATE TABLE digest_runs (id INTEGER PRIMARY KEY, dedupe_key TEXT)"))
-        conn.execute(text("INSERT INTO digest_runs (id, dedupe_key) VALUES (1, 'digest-False')"))
     _queue_digest(mdb, msettings, sent=False)
     _queue_digest(mdb, msettings, sent=True)
     moderate(config, "erase", "r2@x", "--yes", "--reason", "request of the author")
@@ -208,8 +220,6 @@ def test_erasure_leaves_no_copy(mdb, msettings, ctxs, config) -> None:  # type: 
         outbox = conn.execute(select(Outbox.kind, Outbox.sent_at, Outbox.data)).all()
         assert [(k, bool(s), bytes(d)) for k, s, d in outbox] == [("digest", True, b"")]
         assert conn.execute(text("SELECT count(*) FROM digest_runs")).scalar() == 0
-        conn.execute(text("DROP TABLE digest_runs"))
-        conn.commit()
     _assert_storage_clean(mdb, msettings)
     for ctx in ctxs.values():  # delivered again: dropped, nothing kept
         body = f"Le mot {MARKER} est confidentiel.\n"

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailgate.config import Settings
 from mailgate.db import Database
-from web import exports, feeds, ops, views
+from web import exports, feeds, ops, unsubscribe, views
 from web.auth import Authenticator, BadCredentials
 from web.render import BodyCache
 from web.settings import WebSettings, web_settings
@@ -80,6 +80,8 @@ def routes() -> list:
         Route("/t/{thread_id:int}/thread.mbox.gz", exports.thread_mbox, name="thread_mbox"),
         Route("/m/{rest:path}", views.message_dispatch, name="message"),
         Route("/p/{key}/", views.person_page, name="person"),
+        Route("/digest/unsubscribe/{token}", unsubscribe.confirm_page, methods=["GET", "HEAD"]),
+        Route("/digest/unsubscribe/{token}", unsubscribe.unsubscribe, methods=["POST"]),
         Route("/healthz", ops.healthz, name="healthz"),
         Route("/metrics", ops.metrics_page, name="metrics"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -110,6 +110,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "error": ("Erreur", "Error"),
     "auth_required": ("Identification requise", "Authentication required"),
     "show_all": ("Tout afficher", "Show all"),
+    "digest_unsubscribe": ("Se désabonner du résumé", "Unsubscribe from the digest"),
+    "digest_unsubscribe_ask": (
+        "Ne plus envoyer de résumé à",
+        "Stop sending digests to",
+    ),
+    "digest_unsubscribe_button": ("Confirmer le désabonnement", "Confirm: unsubscribe"),
+    "digest_unsubscribed": ("Désabonnement effectué :", "Unsubscribed:"),
+    "digest_all_lists": ("toutes les listes", "all lists"),
 }
 
 

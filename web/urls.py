@@ -14,6 +14,7 @@
 | `/m/<message-id>/a/<n>/<filename>` | an attachment |
 | `/p/<person-key>/` | a person's messages |
 | `/search?q=` | search |
+| `/digest/unsubscribe/<token>` | digest one-click unsubscribe (GET: confirm page, POST: do it) |
 
 Paths come from `mailgate.links` (the same rules mail-out code uses); `Urls` prefixes them
 with the mount point (`root_path`) of the running app. `message_route` reads a Message-ID back
@@ -82,6 +83,9 @@ class Urls:
 
     def person_key(self, key: str) -> str:
         return self.root + links.person_path(key)
+
+    def unsubscribe(self, token: str) -> str:
+        return self.root + links.unsubscribe_path(token)
 
     def search(self, q: str = "", cursor: str = "") -> str:
         base = self.root + links.search_path()

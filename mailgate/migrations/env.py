@@ -7,6 +7,7 @@ full-text objects, which migrations create with raw SQL per dialect.
 from alembic import context
 from sqlalchemy import create_engine
 
+from mailgate import digest_models  # noqa: F401 - adds the digest tables to Base.metadata
 from mailgate.models import Base
 
 FULL_TEXT_PREFIXES = ("search_fts",)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, MetaData, Table, delete, inspect, select, update
 
 from mailgate import links, mime
+from mailgate.outbox import unpack
 from mailgate.store import decompress
 
 SCAN_BATCH = 200
@@ -111,7 +112,7 @@ def _scrub_outbox(conn: Connection, needles: list[str], counts: ScrubCounts) -> 
     if outbox is None:
         return
     unsent, keys, sent = [], [], []
-    for row in _matching(conn, outbox, "data", needles):
+    for row in _matching(conn, outbox, "data", needles, stored=unpack):
         if row.sent_at is None:
             unsent.append(row.id)
             keys += [row.dedupe_key] if row.dedupe_key else []
