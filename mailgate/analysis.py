@@ -177,6 +177,13 @@ def _term_for(language: str) -> Callable[[str], str]:
         ) from None
 
 
+def word_term(word: str, language: str) -> str:
+    """The term of one word as `analyze` gives it (for callers that tokenized already)."""
+    if len(word) > MAX_CACHED_WORD_LENGTH:
+        return _word_term(word, language)
+    return _term_for(language)(word)
+
+
 def analyze(text: str, language: str) -> list[str]:
     """The terms of `text` in `language` ("fr" or "en"), one per word, in order."""
     term = _term_for(language)

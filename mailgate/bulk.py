@@ -23,6 +23,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from mailgate import ids
 from mailgate.db import Database
 from mailgate.models import MessageList, RawMessage
+from mailgate.moderation import blocks
 from mailgate.pipeline import (
     IngestResult,
     ListContext,
@@ -65,15 +66,35 @@ def _prepare_chunk(chunk: list[tuple[bytes, datetime | None]], ctx: ListContext)
     return [prepare(raw, ctx, arrival) for raw, arrival in chunk]
 
 
-def _already_here(conn: Connection, sha: str, list_id: int) -> bool:
+def _already_here(conn: Connection, shas: list[str], list_id: int) -> set[str]:
+    """Which of these raw-byte hashes are already on the list (one query for a chunk)."""
     raw, ml = RawMessage.__table__, MessageList.__table__
     query = (
-        select(ml.c.message_pk)
-        .join(raw, raw.c.id == ml.c.raw_id)
-        .where(raw.c.sha256 == sha, ml.c.list_id == list_id)
-        .limit(1)
+        select(raw.c.sha256)
+        .join(ml, raw.c.id == ml.c.raw_id)
+        .where(raw.c.sha256.in_(sorted(set(shas))), ml.c.list_id == list_id)
     )
-    return conn.execute(query).first() is not None
+    return set(conn.execute(query).scalars())
+
+
+def _new_only(
+    conn: Connection,
+    group: list[tuple[bytes, datetime | None]],
+    ctx: ListContext,
+    summary: ImportSummary,
+) -> list[tuple[bytes, datetime | None]]:
+    """The messages of `group` whose bytes are not on the list yet; the others are counted as
+    duplicates. Copies within the group, or of messages still in flight, are found by
+    `commit` (same outcome, only later)."""
+    shas = [ids.sha256_hex(raw) for raw, _arrival in group]
+    here = _already_here(conn, shas, ctx.list_id)
+    kept = []
+    for item, sha in zip(group, shas, strict=True):
+        if sha in here:
+            summary.add(Outcome.DUPLICATE)
+        else:
+            kept.append(item)
+    return kept
 
 
 def _chunks(
@@ -82,16 +103,14 @@ def _chunks(
     ctx: ListContext,
     summary: ImportSummary,
 ) -> Iterator[list[tuple[bytes, datetime | None]]]:
-    chunk: list[tuple[bytes, datetime | None]] = []
-    for raw, arrival in items:
-        if _already_here(conn, ids.sha256_hex(raw), ctx.list_id):
-            summary.add(Outcome.DUPLICATE)
-            continue
-        chunk.append((raw, arrival))
-        if len(chunk) >= CHUNK_MESSAGES:
-            yield chunk
-            chunk = []
-    if chunk:
+    group: list[tuple[bytes, datetime | None]] = []
+    for item in items:
+        group.append(item)
+        if len(group) >= CHUNK_MESSAGES:
+            if chunk := _new_only(conn, group, ctx, summary):
+                yield chunk
+            group = []
+    if group and (chunk := _new_only(conn, group, ctx, summary)):
         yield chunk
 
 
@@ -117,6 +136,15 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def _pending(conn: Connection) -> PendingRows:
+    """Pending rows of a new batch, with the moderation blocks read once for the batch."""
+    pending = PendingRows()
+    known = blocks.snapshot(conn)
+    if known is not None:
+        pending.extras[blocks.SNAPSHOT_KEY] = known
+    return pending
+
+
 class _Batch:
     """The messages of one transaction. If the database refuses one of them, the batch is
     rolled back and replayed message by message, each in a savepoint, so that the bad message
@@ -125,7 +153,7 @@ class _Batch:
     def __init__(self, conn: Connection, ctx: ListContext, where: Where) -> None:
         self.conn, self.ctx, self.where = conn, ctx, where
         self.transaction = conn.begin()
-        self.pending = PendingRows()
+        self.pending = _pending(conn)
         self.items: list[Prepared] = []
         self.results: list[IngestResult] = []
         self.guarded = False

@@ -5,12 +5,13 @@ indexed lookup or insert, and the ingest writer runs a dozen of those per messag
 statement is still built and compiled by SQLAlchemy (same SQL, same type conversion on the
 way in), once per dialect and set of parameter names, then executed on the raw cursor inside
 the caller's transaction. Results are returned as plain tuples: use it for statements whose
-results are integers and strings (ids), not dates. Called by `store` and `threads`.
+results are integers and strings (ids), or `typed_all` to have dates converted. Called by
+`store`, `threads`, `people` and `moderation`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -28,6 +29,7 @@ class FastStatement:
         self.statement = statement
         self.returns_id = returns_id
         self._compiled: dict[tuple[str, tuple[str, ...]], tuple[str, list, dict]] = {}
+        self._results: dict[str, list[Processor | None]] = {}
 
     def _compile(self, conn: Connection, keys: tuple[str, ...]) -> tuple[str, list, dict]:
         dialect = conn.dialect
@@ -56,20 +58,26 @@ class FastStatement:
             },
         )
 
-    def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        """Run with `params`; returns the DBAPI cursor."""
-        keys = tuple(sorted(params))
+    def _entry(self, conn: Connection, keys: tuple[str, ...]) -> tuple[str, list, dict]:
         key = (conn.dialect.name, keys)
         entry = self._compiled.get(key)
         if entry is None:
             entry = self._compiled[key] = self._compile(conn, keys)
-        sql, names, extra = entry
-        processors, defaults = extra["processors"], extra["defaults"]
-        values = {**defaults, **params}
-        for name, processor in processors.items():
+        return entry
+
+    def _arguments(self, extra: dict, names: list, params: Mapping[str, Any]) -> Any:
+        if not extra["processors"] and not extra["defaults"]:
+            return [params[name] for name in names] if extra["positional"] else params
+        values = {**extra["defaults"], **params}
+        for name, processor in extra["processors"].items():
             values[name] = processor(values[name])
+        return [values[name] for name in names] if extra["positional"] else values
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """Run with `params`; returns the DBAPI cursor."""
+        sql, names, extra = self._entry(conn, tuple(params))
+        arguments = self._arguments(extra, names, params)
         cursor = conn.connection.cursor()
-        arguments = [values[name] for name in names] if extra["positional"] else values
         try:
             cursor.execute(sql, arguments)
         except conn.dialect.loaded_dbapi.Error as exc:
@@ -78,6 +86,25 @@ class FastStatement:
                 sql, arguments, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
             ) from exc
         return cursor
+
+    def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run once per row, in order (one DBAPI executemany per run of rows with the same
+        keys)."""
+        start = 0
+        while start < len(rows):
+            keys = tuple(rows[start])
+            end = start + 1
+            while end < len(rows) and tuple(rows[end]) == keys:
+                end += 1
+            sql, names, extra = self._entry(conn, keys)
+            arguments = [self._arguments(extra, names, row) for row in rows[start:end]]
+            try:
+                conn.connection.cursor().executemany(sql, arguments)
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise DBAPIError.instance(
+                    sql, arguments[:1], exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+                ) from exc
+            start = end
 
     def scalar(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         row = self.execute(conn, params).fetchone()
@@ -89,6 +116,25 @@ class FastStatement:
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple]:
         return self.execute(conn, params).fetchall()
 
+    def typed_all(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple]:
+        """`all` with each column converted as SQLAlchemy would (dates, booleans on SQLite)."""
+        processors = self._results.get(conn.dialect.name)
+        if processors is None:
+            dialect = conn.dialect
+            processors = self._results[dialect.name] = [
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in self.statement.selected_columns  # type: ignore[attr-defined]
+            ]
+        rows = self.all(conn, params)
+        if not any(processors):
+            return rows
+        return [
+            tuple(
+                value if f is None else f(value) for f, value in zip(processors, row, strict=True)
+            )
+            for row in rows
+        ]
+
     def insert(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run an INSERT and return the new row's id."""
         cursor = self.execute(conn, params)
@@ -98,6 +144,10 @@ class FastStatement:
 
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
         return self.execute(conn, params).rowcount
+
+
+def _converted(processors: list[Processor | None], row: tuple) -> tuple:
+    return tuple(v if f is None else f(v) for f, v in zip(processors, row, strict=True))
 
 
 def _column_default(statement: Any, name: str, fallback: Any) -> Any:

@@ -251,8 +251,9 @@ def commit(
     if p.parsed is None:
         return _quarantine(conn, p, ctx, where, p.reason)
     m = p.parsed
+    known = pending.extras.get(blocks.SNAPSHOT_KEY)
     if not where.replay and (refused := blocks.check(conn, ctx.name, m.from_addr, p.sha256,
-                                                     p.fingerprint)):  # fmt: skip
+                                                     p.fingerprint, known)):  # fmt: skip
         return _refuse(conn, p, ctx, where, *refused)
     raw_id = store.find_raw(conn, p.sha256)
     if raw_id is not None and (pk := store.copy_in_list(conn, raw_id, ctx.list_id)):

@@ -88,13 +88,13 @@ _IN_LIST = FastStatement(
         mlists_t.c.message_pk == bindparam("pk"), mlists_t.c.list_id == bindparam("lid")
     )
 )
-_ADD_DELIVERY = insert(Delivery.__table__)
+_ADD_DELIVERY = FastStatement(insert(Delivery.__table__))
 _ADD_TO_LIST = FastStatement(insert(mlists_t))
 _ADD_MESSAGE = FastStatement(insert(msgs_t), returns_id=True)
-_ADD_BODY = insert(Body.__table__)
-_ADD_RECIPIENTS = insert(Recipient.__table__)
-_ADD_ATTACHMENTS = insert(Attachment.__table__)
-_ADD_SEARCH = insert(SearchDoc.__table__)
+_ADD_BODY = FastStatement(insert(Body.__table__))
+_ADD_RECIPIENTS = FastStatement(insert(Recipient.__table__))
+_ADD_ATTACHMENTS = FastStatement(insert(Attachment.__table__))
+_ADD_SEARCH = FastStatement(insert(SearchDoc.__table__))
 
 
 def find_raw(conn: Connection, sha256: str) -> int | None:
@@ -185,7 +185,7 @@ class PendingRows:
     """
 
     def __init__(self) -> None:
-        self.rows: dict[object, list[dict]] = {
+        self.rows: dict[FastStatement, list[dict]] = {
             _ADD_BODY: [],
             _ADD_RECIPIENTS: [],
             _ADD_ATTACHMENTS: [],
@@ -198,7 +198,7 @@ class PendingRows:
     def flush(self, conn: Connection) -> None:
         for statement, rows in self.rows.items():
             if rows:
-                conn.execute(statement, rows)  # type: ignore[arg-type]
+                statement.executemany(conn, rows)
                 rows.clear()
         for extra in self.extras.values():
             extra.flush(conn)

@@ -112,18 +112,21 @@ _EARLIER = FastStatement(
     .order_by(msgs_t.c.date.desc(), msgs_t.c.id.desc())
     .limit(1)
 )
-_WEAK_MEMBERS = select(
-    msgs_t.c.id,
-    msgs_t.c.message_id,
-    msgs_t.c.thread_index,
-    msgs_t.c.reply_like,
-    msgs_t.c.date,
-    msgs_t.c.link,
-    msgs_t.c.parent_mid,
-).where(
-    msgs_t.c.thread_id == bindparam("tid"),
-    msgs_t.c.link.not_in(("references", MANUAL)),
-    msgs_t.c.date > bindparam("since"),
+_WEAK_MEMBERS = FastStatement(
+    select(
+        msgs_t.c.id,
+        msgs_t.c.message_id,
+        msgs_t.c.thread_index,
+        msgs_t.c.reply_like,
+        msgs_t.c.date,
+        msgs_t.c.link,
+        msgs_t.c.parent_mid,
+    ).where(
+        msgs_t.c.thread_id == bindparam("tid"),
+        msgs_t.c.link != "references",
+        msgs_t.c.link != MANUAL,
+        msgs_t.c.date > bindparam("since", type_=DateTime()),
+    )
 )
 _SET_LINK = FastStatement(
     update(msgs_t)
@@ -324,13 +327,12 @@ def assign_thread(conn: Connection, item: Linkable) -> Assignment:
 def relink_weak(conn: Connection, thread_id: int, since: datetime | None) -> None:
     """Re-derive link and parent of the thread's messages that have no parent in their headers
     (only those dated after `since`, whose candidates the new message can change)."""
-    for row in conn.execute(_WEAK_MEMBERS, {"tid": thread_id, "since": since or EPOCH}).all():
-        link, parent = weak_link(
-            conn, thread_id, row.message_id, row.thread_index, row.reply_like, row.date
-        )
-        if (link, parent) != (row.link, row.parent_mid):
-            _SET_LINK.execute(conn, {"pk": row.id, "parent": parent, "link": link})
-            _SET_NODE_PARENT.execute(conn, {"m": row.message_id, "parent": parent})
+    members = _WEAK_MEMBERS.typed_all(conn, {"tid": thread_id, "since": since or EPOCH})
+    for pk, mid, thread_index, reply_like, date, old_link, old_parent in members:
+        link, parent = weak_link(conn, thread_id, mid, thread_index, reply_like, date)
+        if (link, parent) != (old_link, old_parent):
+            _SET_LINK.execute(conn, {"pk": pk, "parent": parent, "link": link})
+            _SET_NODE_PARENT.execute(conn, {"m": mid, "parent": parent})
 
 
 _VISIBLE = and_(msgs_t.c.thread_id == bindparam("tid"), msgs_t.c.hidden.is_(False))

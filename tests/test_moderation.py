@@ -14,12 +14,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
-from mailgate import links, prefs, store
+from mailgate import ids, links, prefs, store
+from mailgate.bulk import import_messages
 from mailgate.cli import main
 from mailgate.config import Settings
 from mailgate.db import Database, open_database
 from mailgate.digest_models import DigestRun
 from mailgate.models import Message, Outbox, Quarantine, RawMessage
+from mailgate.moderation import blocks
 from mailgate.outbound import build_message, build_prepared, enqueue
 from mailgate.pipeline import ListContext, Outcome, list_contexts
 from tests.mailfactory import make_mail
@@ -268,6 +270,23 @@ def test_ban_quarantines_at_ingest(mdb, msettings, ctxs, config) -> None:  # typ
     assert add(mdb, ctxs["dev"], make_mail("s4@x", "Ok", sender="spam@bad.example")).outcome is (
         Outcome.STORED
     )
+
+
+def test_bulk_import_refuses_like_live_ingest(mdb, msettings, ctxs, config) -> None:  # type: ignore[no-untyped-def]
+    moderate(config, "ban", "spam@bad.example", "--list", "dev")
+    moderate(config, "ban", "@bad.example")
+    erased = make_mail("e1@x", "Gone", sender="ann@good.example")
+    with mdb.engine.begin() as conn:
+        blocks.block_hashes(conn, [ids.sha256_hex(erased)], [], "mod@example.org")
+    spam = make_mail("s1@x", "Promo", sender="spam@bad.example")
+    fine = make_mail("f1@x", "Fine", sender="ann@good.example")
+    items = [(raw, None) for raw in (spam, erased, fine)]
+    summary = import_messages(mdb, ctxs["dev"], items, source="test", workers=1)
+    assert (summary.imported, summary.duplicates, summary.quarantined) == (1, 1, 1)
+    [reason] = summary.reasons
+    assert reason in ("banned sender (spam@bad.example)", "banned sender (@bad.example)")
+    with mdb.engine.connect() as conn:
+        assert conn.execute(select(Message.message_id)).scalars().all() == ["f1@x"]
 
 
 def test_cli_refuses_bad_input_clearly(mdb, ctxs, config) -> None:  # type: ignore[no-untyped-def]

@@ -1,6 +1,7 @@
 """What ingest refuses: banned senders (address or domain, one list or all) and erased mail.
 
-`check` is the one question the ingest pipeline asks (one primary-key lookup per message):
+`check` is the one question the ingest pipeline asks (one primary-key lookup per message, or
+none in a bulk import, which reads all blocks once per batch with `snapshot`):
 mail from a banned sender is quarantined with the reason; a copy of erased or redacted mail
 (its raw bytes or its identity fingerprint) is dropped as a duplicate so that an IMAP
 re-scan or a re-import cannot bring it back. Bans are written by `actions`; hashes by
@@ -25,6 +26,9 @@ ERASED = "erased"
 ALL_LISTS = "*"
 MAX_BAN_CHARS = 320
 _KEYS = ("a1", "a2", "d1", "d2", "sha", "fp")
+SNAPSHOT_KEY = "blocks"
+SNAPSHOT_MAX_KEYS = 10_000  # more blocks than this: one query per message instead
+_ALL_KEYS = FastStatement(select(blocks_t.c.key, blocks_t.c.kind).limit(bindparam("n")))
 _CHECK = FastStatement(
     select(blocks_t.c.key, blocks_t.c.kind).where(blocks_t.c.key.in_([bindparam(k) for k in _KEYS]))
 )
@@ -111,10 +115,33 @@ def block_hashes(conn: Connection, shas: list[str], fingerprints: list[str], act
         conn.execute(insert(blocks_t), rows)
 
 
+class Snapshot:
+    """Every block key with its kind, read once for a bulk-import batch so that `check`
+    answers from memory. It sits among the batch's pending rows but writes nothing."""
+
+    def __init__(self, kinds: dict[str, str]) -> None:
+        self.kinds = kinds
+
+    def flush(self, conn: Connection) -> None:
+        """Nothing to write."""
+
+
+def snapshot(conn: Connection) -> Snapshot | None:
+    """The blocks as a `Snapshot`, or None when there are too many to hold in memory."""
+    rows = _ALL_KEYS.all(conn, {"n": SNAPSHOT_MAX_KEYS + 1})
+    return None if len(rows) > SNAPSHOT_MAX_KEYS else Snapshot(dict(rows))
+
+
 def check(
-    conn: Connection, list_name: str, from_addr: str, sha256: str, fingerprint: str
+    conn: Connection,
+    list_name: str,
+    from_addr: str,
+    sha256: str,
+    fingerprint: str,
+    known: Snapshot | None = None,
 ) -> tuple[str, str] | None:
-    """(kind, explanation) when ingest must refuse this message, else None."""
+    """(kind, explanation) when ingest must refuse this message, else None; `known` answers
+    without a query (the bulk import's batch snapshot)."""
     address = (from_addr or "").lower()
     domain = "@" + address.rpartition("@")[2] if "@" in address else "@"
     params = {
@@ -125,7 +152,10 @@ def check(
         "sha": f"sha:{sha256}",
         "fp": f"fp:{fingerprint}",
     }
-    rows = _CHECK.all(conn, params)
+    if known is None:
+        rows = _CHECK.all(conn, params)
+    else:
+        rows = sorted((k, known.kinds[k]) for k in set(params.values()) if k in known.kinds)
     if not rows:
         return None
     bans_found = [key for key, kind in rows if kind == BAN]

@@ -10,8 +10,9 @@ gestion", "supply chain"); quoted text, signatures and footers never reach here.
 
 from __future__ import annotations
 
+import heapq
 import re
-from collections import Counter
+from collections.abc import Iterable
 from functools import lru_cache
 
 from mailgate import analysis
@@ -21,6 +22,7 @@ MAX_TERMS_PER_MESSAGE = 48
 MIN_WORD_CHARS = 3
 MAX_WORD_CHARS = 30
 MAX_KEY_CHARS = 200
+TERM_CACHE_SIZE = 65_536
 # Punctuation that ends a phrase (a phrase never spans two sentences or list items).
 _BREAK_RE = re.compile(r"[.!?;:,()\[\]{}<>\"«»|/=*#\n\t]+|\s[-–—]\s")
 _BREAK_WORD = "qqbreakqq"  # stands for punctuation between words (never a content word)
@@ -73,37 +75,59 @@ def _shown(word: str, stem: str, language: str) -> str | None:
     return word if word.isupper() and len(word) <= 6 else word.lower()
 
 
+@lru_cache(maxsize=TERM_CACHE_SIZE)
+def _topic_word(word: str, language: str) -> tuple[str, str] | None:
+    """(term, display form) of a word that can carry a topic, else None."""
+    stem = analysis.word_term(word, language)
+    display = _shown(word, stem, language)
+    return None if display is None else (stem, display)
+
+
+def _rank(item: tuple[str, int]) -> tuple[int, int, str]:
+    return -item[1], -item[0].count(" "), item[0]
+
+
+def _top(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """The `MAX_TERMS_PER_MESSAGE` first (key, count) by `_rank`; only keys counted at least
+    as often as the last of them need sorting."""
+    items: Iterable[tuple[str, int]] = counts.items()
+    if len(counts) > MAX_TERMS_PER_MESSAGE:
+        cutoff = heapq.nlargest(MAX_TERMS_PER_MESSAGE, counts.values())[-1]
+        items = [(key, n) for key, n in counts.items() if n >= cutoff]
+    return sorted(items, key=_rank)[:MAX_TERMS_PER_MESSAGE]
+
+
+def _count(counts: dict[str, int], shown: dict[str, str], key: str, display: str) -> None:
+    n = counts.get(key)
+    if n is None:
+        counts[key], shown[key] = 1, display
+    else:
+        counts[key] = n + 1
+
+
 def message_terms(text: str, language: str) -> tuple[tuple[str, str, int], ...]:
     """(term key, display form, occurrences) of the topic terms of `text`, at most
     `MAX_TERMS_PER_MESSAGE` (the most frequent, phrases first on ties). Phrases never span
     punctuation (a sentence or list item end)."""
     marked = _BREAK_RE.sub(f" {_BREAK_WORD} ", text[:MAX_TEXT_CHARS])
-    words = analysis.tokenize(marked)
-    stems = analysis.analyze(marked, language)
-    counts: Counter[str] = Counter()
+    counts: dict[str, int] = {}
     shown: dict[str, str] = {}
     previous: tuple[str, str] | None = None  # (stem, display) of the last content word
     link = ""
-    for word, stem in zip(words, stems, strict=False):
-        display = _shown(word, stem, language)
-        if display is not None:
-            counts[stem] += 1
-            if stem not in shown:
-                shown[stem] = display
+    for word in analysis.tokenize(marked):
+        found = _topic_word(word, language)
+        if found is not None:
+            stem, display = found
+            _count(counts, shown, stem, display)
             if previous is not None and previous[0] != stem:
-                key = f"{previous[0]} {stem}"
-                counts[key] += 1
-                if key not in shown:
-                    shown[key] = (
-                        f"{previous[1]} {link} {display}" if link else (f"{previous[1]} {display}")
-                    )
-            previous, link = (stem, display), ""
+                joined = f"{previous[1]} {link} {display}" if link else f"{previous[1]} {display}"
+                _count(counts, shown, f"{previous[0]} {stem}", joined)
+            previous, link = found, ""
         elif previous is not None and not link and word.lower() in LINK_WORDS:
             link = word.lower()
         else:
             previous, link = None, ""
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], -item[0].count(" "), item[0]))
-    return tuple((key, shown[key][:MAX_KEY_CHARS], n) for key, n in ranked[:MAX_TERMS_PER_MESSAGE])
+    return tuple((key, shown[key][:MAX_KEY_CHARS], n) for key, n in _top(counts))
 
 
 def authored_text(parsed: object, own_text: str) -> str:

@@ -63,7 +63,8 @@ class PendingPeople:
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
         self.names: Counter[tuple[str, str]] = Counter()
-        self.terms: dict[tuple[int, int, str], list] = {}
+        # (person, list) -> term -> [display, tf, docs, last message pk]
+        self.terms: dict[tuple[int, int], dict[str, list]] = {}
 
     def person_id(self, conn: Connection, name: str, address: str, canonical: str) -> int | None:
         """The person of a sender, created when the address (or its canonical form) is new."""
@@ -83,14 +84,18 @@ class PendingPeople:
     ) -> None:
         if person_id is None:
             return
+        mine = self.terms.get((person_id, list_id))
+        if mine is None:
+            mine = self.terms[(person_id, list_id)] = {}
         for key, display, count in terms:
-            row = self.terms.get((person_id, list_id, key))
+            row = mine.get(key)
             if row is None:
-                self.terms[(person_id, list_id, key)] = [display, count, 1, message_pk]
+                mine[key] = [display, count, 1, message_pk]
             else:
                 row[1] += count
                 row[2] += 1
-                row[3] = max(row[3], message_pk)
+                if message_pk > row[3]:
+                    row[3] = message_pk
 
     def flush(self, conn: Connection) -> None:
         add_names(
@@ -109,7 +114,8 @@ class PendingPeople:
                     "docs": docs,
                     "last_pk": last,
                 }
-                for (p, lid, term), (d, tf, docs, last) in sorted(self.terms.items())
+                for (p, lid), mine in sorted(self.terms.items())
+                for term, (d, tf, docs, last) in sorted(mine.items())
             ],
         )
         self.names.clear()
