@@ -57,3 +57,21 @@ def test_merge_and_split_people_take_effect(mdb, ctxs, msettings, config) -> Non
     assert search_hits(msettings, mdb, "from:alice@example.org") == ["h1@x"]
     log = moderate(config, "log")
     assert "merge-people" in log and "split-person" in log
+
+
+def test_erased_person_has_no_profile_left(mdb, ctxs, msettings, config) -> None:  # noqa: F811
+    add(mdb, ctxs["dev"], make_mail("e1@x", "Plan", sender="Zoe Quillard <zoe@example.org>"))
+    add(mdb, ctxs["dev"], make_mail("e2@x", "Autre", sender=HOME))
+    key = links.person_key("zoe@example.org")
+    assert client(msettings, mdb).get(links.person_path(key)).status_code == 200
+    moderate(config, "erase-person", "zoe@example.org", "--yes")
+    page = client(msettings, mdb).get(links.person_path(key))
+    assert page.status_code == 404
+    assert "Quillard" not in client(msettings, mdb).get(links.list_path("dev")).text
+    with mdb.engine.connect() as conn:
+        dump = "\n".join(
+            str(row)
+            for table in ("persons", "person_addresses", "person_names")
+            for row in conn.exec_driver_sql(f"SELECT * FROM {table}")
+        )
+    assert "Quillard" not in dump and "zoe@example.org" not in dump

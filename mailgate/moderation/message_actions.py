@@ -112,4 +112,7 @@ def do_erase_person(conn: Connection, settings: Settings, who: Authority, args: 
     details = _erased(targets, result) | {"skipped": len(found) - len(targets)}
     summary = f"{result.messages} message(s) of {address} erased"
     people = {t.person_id for t in targets if t.person_id}
+    api = people_api()
+    if api is not None:  # a person with nothing left is forgotten: name, addresses, topics
+        people -= set(api.forget_people(conn, sorted(people)))
     return Outcome(summary, address, lists_of_targets(targets), details, people)

@@ -21,6 +21,7 @@ from mailgate.people.expertise import (
 from mailgate.people.identity import (
     IdentityError,
     addresses_of,
+    forget_people,
     merge_people,
     person_for_address,
     split_address,
@@ -42,6 +43,7 @@ __all__ = [
     "Topic",
     "addresses_of",
     "apply_proposals",
+    "forget_people",
     "merge_people",
     "person_for_address",
     "profile",

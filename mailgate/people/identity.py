@@ -11,11 +11,12 @@ search hook (`mailgate.search.same_person_addresses`) and the profile readers.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from mailgate.config import Settings
-from mailgate.people.tables import addresses_t, merges_t, msgs_t, persons_t
+from mailgate.people.tables import addresses_t, merges_t, msgs_t, names_t, persons_t, terms_t
 from mailgate.people.upkeep import refresh_people
 from mailgate.store import utcnow
 
@@ -163,3 +164,35 @@ def history(conn: Connection, limit: int = 100) -> list[dict]:
         }
         for r in rows
     ]
+
+
+def forget_people(conn: Connection, person_ids: Sequence[int]) -> list[int]:
+    """Remove every trace of people who have no message left (after an erasure on request):
+    their names, addresses, topics and identity log. People with messages are kept; returns
+    the ids forgotten."""
+    wanted = sorted({int(p) for p in person_ids if p is not None})
+    if not wanted:
+        return []
+    remaining = set(
+        conn.execute(
+            select(msgs_t.c.person_id).distinct().where(msgs_t.c.person_id.in_(wanted))
+        ).scalars()
+    )
+    gone = [p for p in wanted if p not in remaining]
+    if not gone:
+        return []
+    folded = select(persons_t.c.id).where(persons_t.c.merged_into.in_(gone))
+    ids = sorted(set(gone) | set(conn.execute(folded).scalars()))
+    addresses = list(
+        conn.execute(
+            select(addresses_t.c.address).where(addresses_t.c.person_id.in_(ids))
+        ).scalars()
+    )
+    conn.execute(delete(names_t).where(names_t.c.address.in_(addresses)))
+    conn.execute(delete(addresses_t).where(addresses_t.c.person_id.in_(ids)))
+    conn.execute(delete(terms_t).where(terms_t.c.person_id.in_(ids)))
+    conn.execute(
+        delete(merges_t).where(merges_t.c.person_id.in_(ids) | merges_t.c.other_id.in_(ids))
+    )
+    conn.execute(delete(persons_t).where(persons_t.c.id.in_(ids)))
+    return gone
