@@ -17,8 +17,8 @@ from functools import lru_cache
 
 from mailgate import analysis
 
-MAX_TEXT_CHARS = 6_000
-MAX_TERMS_PER_MESSAGE = 48
+MAX_TEXT_CHARS = 2_500
+MAX_TERMS_PER_MESSAGE = 16
 MIN_WORD_CHARS = 3
 MAX_WORD_CHARS = 30
 MAX_KEY_CHARS = 200
