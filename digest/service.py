@@ -8,8 +8,6 @@ serving processes may run it at once: `digest_runs` keeps every digest to one. R
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from digest.send import make_digests
@@ -17,51 +15,29 @@ from digest.settings import DigestSettings, digest_settings
 from mailgate import outbound
 from mailgate.config import Settings
 from mailgate.db import Database
+from mailgate.polling import PollingService
 
 log = logging.getLogger("mailgate.digest")
 
 
-class DigestService:
+class DigestService(PollingService):
     """Checks for due digests every `check_seconds` until stopped."""
 
     name = "digest"
 
     def __init__(self, db: Database, settings: Settings, options: DigestSettings) -> None:
+        super().__init__(options.check_seconds)
         self.db, self.settings, self.options = db, settings, options
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self.runs = 0
 
     def describe(self) -> str:
         return f"digest: checking for due digests every {self.options.check_seconds}s"
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def _once(self) -> None:
-        try:
-            report = await asyncio.to_thread(
-                make_digests, self.db, self.settings, options=self.options
-            )
-        except Exception:
-            log.exception("digest run failed; trying again at the next check")
-            return
-        finally:
-            self.runs += 1
+    def work(self) -> bool:
+        report = make_digests(self.db, self.settings, options=self.options)
         if report.queued:
             log.info("digests queued: %d (%d with nothing new)", report.queued, report.empty)
             outbound.wake_outbox()
-
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            await self._once()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.options.check_seconds)
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await self._task
+        return False
 
 
 async def start_digests(ctx) -> DigestService | None:  # type: ignore[no-untyped-def]

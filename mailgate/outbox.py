@@ -15,13 +15,11 @@ once the lease expires, or at once when its owner was a process of this host tha
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
 import smtplib
 import socket
-import threading
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -34,6 +32,7 @@ from sqlalchemy import Connection, select, update
 from mailgate.config import ConfigError, Settings, register_keys
 from mailgate.db import Database
 from mailgate.models import Outbox
+from mailgate.polling import PollingService, Waker
 from mailgate.smtp_pipeline import send_pipelined
 from mailgate.store import utcnow
 
@@ -366,62 +365,30 @@ def pending_count(conn: Connection) -> int:
 
 # --- the `outbox` service of `mailgate serve` ---
 
-_wakers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-_wakers_lock = threading.Lock()
+_outbox_waker = Waker()
 
 
 def wake_outbox() -> None:
     """Ask running outbox services of this process to send now (callable from any thread)."""
-    with _wakers_lock:
-        for loop, event in list(_wakers):
-            loop.call_soon_threadsafe(event.set)
+    _outbox_waker.wake()
 
 
-class OutboxService:
+class OutboxService(PollingService):
     """Drains the outbox every `poll_seconds`, or at once when woken."""
 
     name = "outbox"
 
     def __init__(self, db: Database, settings: Settings, relay: RelayConfig) -> None:
+        super().__init__(relay.poll_seconds, _outbox_waker)
         self.db, self.settings, self.relay = db, settings, relay
         self.owner = worker_id()
-        self._stop = asyncio.Event()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def describe(self) -> str:
         return f"outbox: relay {self.relay.host}:{self.relay.port}"
 
-    def start(self) -> None:
-        with _wakers_lock:
-            _wakers.add((asyncio.get_running_loop(), self._wake))
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                stats = await asyncio.to_thread(
-                    deliver_due, self.db, self.settings, worker=self.owner
-                )
-            except Exception:
-                log.exception("outbox run failed; retrying later")
-                stats = SendStats()
-            if stats.sent + stats.retried + stats.failed >= DEFAULT_BATCH:
-                continue  # more may be due
-            self._wake.clear()
-            waits = [asyncio.ensure_future(e.wait()) for e in (self._wake, self._stop)]
-            await asyncio.wait(
-                waits, timeout=self.relay.poll_seconds, return_when="FIRST_COMPLETED"
-            )
-            for w in waits:
-                w.cancel()
-
-    async def stop(self) -> None:
-        self._stop.set()
-        with _wakers_lock:
-            _wakers.discard((asyncio.get_running_loop(), self._wake))
-        if self._task is not None:
-            await self._task
+    def work(self) -> bool:
+        stats = deliver_due(self.db, self.settings, worker=self.owner)
+        return stats.sent + stats.retried + stats.failed >= DEFAULT_BATCH  # more may be due
 
 
 async def start_outbox(ctx) -> OutboxService | None:  # type: ignore[no-untyped-def]
