@@ -1,20 +1,27 @@
-"""PostgreSQL's choice for each search: the GIN index or walking the dates.
+"""PostgreSQL's choice for each search: the GIN index or walking the dates, and date chunks.
 
 Called by `mailgate.search` (to decide) and `mailgate.search_sql` (to apply). A query whose
-words are rare is answered from the GIN index (then sorted by date); a query whose words are
-all common is answered by walking the date-ordered key from the newest document and testing
-each one, which stops as soon as a page is full. The walk first tests the newest `WALK_ROWS`
-documents; when they hold too few matches (a phrase can be far rarer than its words), it goes
-on only as far as it is cheaper than the GIN index, which answers for the older ones. The planner's
-own choice is not reliable
-here: it estimates a phrase as if its words were independent (``"firedues pour"`` looks
-common) and walks millions of rows. The decision uses the lexeme frequencies PostgreSQL keeps
-in `pg_stats` for `search_docs.tsv` (read once every few minutes), through
-`TsQuery.selectivity`; without statistics (a database never analysed) the planner decides.
+words are rare is answered from the GIN index; a query whose words are all common is answered
+by walking the date-ordered key from the newest document and testing each one, which stops as
+soon as a page is full. The walk tests the newest `WALK_ROWS` documents only; when they hold too
+few matches (a phrase can be far rarer than its words), the GIN index answers for the older
+ones. The GIN index returns its matches in no useful order, and fetching every one of them to
+keep the newest few reads the whole archive's matching rows (tens of thousands of random reads
+when the operating system's cache is cold). So the index is asked one date chunk at a time,
+newest first: a chunk covers about as many documents as should hold the matches still wanted
+(`chunk_documents`, from the share of documents that match), PostgreSQL intersects the GIN
+bitmap with the sort-key range and reads only the rows of the chunk; a chunk that falls short
+is followed by a larger one, and after `MAX_CHUNKS` the rest of the range is asked at once.
+The planner's own choice is not reliable here: it estimates a phrase as if its words were
+independent (``"firedues pour"`` looks common) and walks millions of rows. The decision uses
+the lexeme frequencies PostgreSQL keeps in `pg_stats` for `search_docs.tsv` (read once every
+few minutes), through `TsQuery.selectivity`; without statistics (a database never analysed)
+the planner decides.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -23,9 +30,12 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 GIN_BELOW = 0.005  # queries matching less than this share of documents use the GIN index
-WALK_ROWS = 20_000  # a date walk first tests this many documents
-WALK_MAX_ROWS = 150_000  # and at most this many more when matches are thinner than expected
-GIN_ROW_COST = 2.0  # a document from the GIN index costs about two walked ones
+WALK_ROWS = 20_000  # a date walk tests at most this many documents, then the GIN index takes over
+WALK_MARGIN = 2.0  # and walks only when twice the rows a full page needs (at most) are enough
+CHUNK_MARGIN = 1.5  # a date chunk covers 1.5 times the documents expected to hold the matches
+CHUNK_GROWTH = 4  # a chunk covers at most 4 times the documents already covered
+MAX_CHUNKS = 4  # then the GIN index answers for the rest of the range in one statement
+MIN_RATE = 1e-6  # matches per document assumed when a chunk found none
 STATS_TTL_SECONDS = 300.0
 GIN = "gin"
 WALK = "walk"
@@ -82,12 +92,25 @@ def forget() -> None:
         _cache.clear()
 
 
-def walk_budget(share: float | None, documents: float | None) -> int:
-    """How many more documents a date walk may test before the GIN index is cheaper (a GIN
-    match costs about twice a walked row: a random page and a recheck)."""
-    if share is None or documents is None:
-        return WALK_MAX_ROWS
-    return int(min(WALK_MAX_ROWS, GIN_ROW_COST * share * documents))
+def walk_rows(limit: int, share: float | None) -> int:
+    """How many of the newest documents a date walk for `limit` matches tests: twice as many
+    as the share of matching documents says the page needs, or 0 (no walk: the GIN index,
+    in chunks) when that is more than `WALK_ROWS`. Reading every document of a long walk
+    costs far more than the GIN index's matches when they are not in memory."""
+    if not share:
+        return WALK_ROWS
+    rows = math.ceil(WALK_MARGIN * limit / share)
+    return rows if rows <= WALK_ROWS else 0
+
+
+def chunk_documents(wanted: int, rate: float, covered: float = 0.0) -> float:
+    """How many documents the next date chunk should cover to hold `wanted` more matches at
+    `rate` matches per document, at most `CHUNK_GROWTH` times the documents already covered
+    (when some are: the rate seen there may be a fluke)."""
+    documents = CHUNK_MARGIN * wanted / max(rate, MIN_RATE)
+    if covered:
+        documents = min(documents, CHUNK_GROWTH * covered)
+    return max(documents, 1.0)
 
 
 def choose(selectivity: float | None) -> str | None:

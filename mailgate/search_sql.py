@@ -20,6 +20,7 @@ from mailgate import search_pg
 from mailgate.search_rank import Candidate
 
 SEARCH_WORK_MEM = "32MB"
+SEARCH_PREFETCH = 32  # pages a bitmap heap scan asks for ahead (effective_io_concurrency)
 STORED_COLUMNS = ("subject", "body", "people", "files", "recipients")
 
 
@@ -162,7 +163,7 @@ def _walk_floor(
     return conn.execute(text(sql), params | {"n": max(rows, 1) - 1}).scalar()
 
 
-Maker = Callable[[int | None, int | None], tuple[str, dict]]
+Maker = Callable[[Plan, int | None, int | None], tuple[str, dict]]
 
 
 def _walk(
@@ -179,8 +180,45 @@ def _walk(
     floor = _walk_floor(conn, plan, lower, upper, rows)
     if floor is None or (lower is not None and floor <= lower):
         floor = None
-    sql, params = make(lower if floor is None else floor, upper)
+    sql, params = make(plan, lower if floor is None else floor, upper)
     return _run(conn, plan, sql + " LIMIT :limit", params | {"limit": limit}), floor
+
+
+@dataclass
+class _Chunks:
+    """Where a chunked GIN search stands: the range left, the documents already covered and
+    the matches found in them, sort keys per document."""
+
+    lower: int | None
+    upper: int
+    covered: float
+    found: int
+    density: float
+    lowest: int
+
+
+def _chunked(conn: Connection, plan: Plan, make: Maker, state: _Chunks, limit: int) -> list[Row]:
+    """The newest `limit` matches of the range left from the GIN index, one date chunk at a
+    time (see `mailgate.search_pg`); the last chunk reaches the range's lower end."""
+    gin = replace(plan, route=search_pg.GIN)
+    rows: list[Row] = []
+    for attempt in range(search_pg.MAX_CHUNKS + 1):
+        wanted = limit - len(rows)
+        rate = max(state.found, 0.5) / state.covered if state.covered else (plan.share or 1.0)
+        documents = search_pg.chunk_documents(wanted, rate, state.covered)
+        floor: int | None = state.upper - int(documents * state.density)
+        bottom = max(state.lowest, state.lower or state.lowest)
+        if attempt == search_pg.MAX_CHUNKS or floor <= bottom:
+            floor = None
+        sql, params = make(gin, state.lower if floor is None else floor, state.upper)
+        found = _run(conn, gin, sql + " LIMIT :limit", params | {"limit": wanted})
+        rows += found
+        if len(rows) >= limit or floor is None:
+            break
+        state = replace(
+            state, upper=floor, covered=state.covered + documents, found=state.found + len(found)
+        )
+    return rows
 
 
 def _routed(
@@ -191,31 +229,33 @@ def _routed(
     upper: int | None,
     limit: int,
     complete: bool = True,
-) -> tuple[list, bool]:
-    """(rows of `make(lower, upper)` LIMIT `limit` newest first, whether every match of the
-    range was considered). On PostgreSQL's date walk (see `mailgate.search_pg`): the newest
-    WALK_ROWS documents, then as many more as the matches found promise, within the walk
-    budget, then the GIN index for the rest, unless `complete` is False (counting: the caller
+) -> tuple[list, int | None]:
+    """(rows of `make(plan, lower, upper)` LIMIT `limit` newest first, None when every match
+    of the range was considered, else the sort key where the search stopped). On PostgreSQL
+    (see `mailgate.search_pg`) the GIN route asks the index in date chunks; the date walk
+    tests the newest documents expected to fill the page (`walk_rows`), then hands the rest
+    over to the chunked GIN index, unless `complete` is False (counting: the caller
     extrapolates)."""
-    if plan.route != search_pg.WALK:
-        sql, params = make(lower, upper)
-        return _run(conn, plan, sql + " LIMIT :limit", params | {"limit": limit}), True
-    rows, floor = _walk(conn, plan, make, lower, upper, limit, search_pg.WALK_ROWS)
-    if len(rows) >= limit or floor is None:
-        return rows, True
-    if not complete:
-        return rows, False
-    if rows:
-        promised = int((limit - len(rows)) * search_pg.WALK_ROWS / len(rows) * 1.5)
-        if promised <= search_pg.walk_budget(plan.share, plan.documents):
-            more, floor = _walk(conn, plan, make, lower, floor, limit - len(rows), promised)
-            rows = rows + more
-            if len(rows) >= limit or floor is None:
-                return rows, True
-    gin = replace(plan, route=search_pg.GIN)
-    sql, params = make(lower, floor)
-    more = _run(conn, gin, sql + " LIMIT :limit", params | {"limit": limit - len(rows)})
-    return rows + more, True
+    if plan.route not in (search_pg.WALK, search_pg.GIN):
+        sql, params = make(plan, lower, upper)
+        return _run(conn, plan, sql + " LIMIT :limit", params | {"limit": limit}), None
+    span = key_span(conn)
+    if span is None:
+        return [], None
+    top = min(upper, span[1] + 1) if upper is not None else span[1] + 1
+    density = (span[1] + 1 - span[0]) / max(plan.documents or 1.0, 1.0)
+    state = _Chunks(lower, top, 0.0, 0, density, span[0])
+    rows: list[Row] = []
+    walked = search_pg.walk_rows(limit, plan.share) if plan.route == search_pg.WALK else 0
+    if walked:
+        rows, floor = _walk(conn, plan, make, lower, upper, limit, walked)
+        if len(rows) >= limit or floor is None:
+            return rows, None
+        if not complete:
+            return rows, floor
+        state = replace(state, upper=floor, covered=float(walked), found=len(rows),
+                        density=max((top - floor) / walked, 1.0))  # fmt: skip
+    return rows + _chunked(conn, plan, make, state, limit - len(rows)), None
 
 
 def candidates(
@@ -235,7 +275,7 @@ def candidates(
         select += ", length(d.body) AS body_length"
         select += "".join(f", d.{c} AS {c}" for c in wanted)
     low, high = _bound(plan, lower, upper)
-    rows, _ = _routed(conn, plan, lambda a, b: _select(plan, select, a, b), low, high, limit)
+    rows, _ = _routed(conn, plan, lambda p, a, b: _select(p, select, a, b), low, high, limit)
     return [
         Candidate(
             row.sort_key,
@@ -253,13 +293,13 @@ def count(
     conn: Connection, plan: Plan, *, cap: int, upper: int | None = None
 ) -> tuple[int, int | None, bool]:
     """(matches counted up to cap + 1, sort key of the last one counted, whether the count
-    covers the whole range: a date walk on PostgreSQL stops after WALK_ROWS documents)."""
+    covers the whole range: a date walk on PostgreSQL may stop short of it)."""
     low, high = _bound(plan, None, upper)
-    rows, whole = _routed(
-        conn, plan, lambda a, b: _select(plan, "d.message_pk", a, b), low, high, cap + 1, False
+    rows, stopped = _routed(
+        conn, plan, lambda p, a, b: _select(p, "d.message_pk", a, b), low, high, cap + 1, False
     )
-    if not whole:  # the walk's lower end is where counting stopped
-        return len(rows), _walk_floor(conn, plan, low, high, search_pg.WALK_ROWS), False
+    if stopped is not None:  # the walk's lower end is where counting stopped
+        return len(rows), stopped, False
     return len(rows), (rows[-1].sort_key if rows else None), True
 
 
@@ -299,13 +339,19 @@ def thread_matches(
 def prepare(conn: Connection) -> None:
     """Per-transaction settings on PostgreSQL: plan each query for its own words (their
     frequencies decide between the GIN index and walking the dates); give bitmaps enough
-    memory to stay exact (a lossy bitmap rechecks every row of its pages); no JIT and no
-    parallel workers (a LIMIT query that stops early pays their start-up for nothing)."""
+    memory to stay exact (a lossy bitmap rechecks every row of its pages); let bitmap scans
+    ask the operating system for the pages they will read next (`SEARCH_PREFETCH` at once,
+    where the server can prefetch at all: its own setting is not 0); no JIT and no parallel
+    workers (a LIMIT query that stops early pays their start-up for nothing)."""
     if conn.dialect.name == "postgresql":
         conn.execute(
             text(
                 "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
                 f"set_config('work_mem', '{SEARCH_WORK_MEM}', true), "
+                "set_config('effective_io_concurrency', CASE WHEN "
+                "current_setting('effective_io_concurrency')::int = 0 THEN '0' ELSE "
+                "greatest(current_setting('effective_io_concurrency')::int, "
+                f"{SEARCH_PREFETCH})::text END, true), "
                 "set_config('jit', 'off', true), "
                 "set_config('max_parallel_workers_per_gather', '0', true)"
             )
