@@ -289,16 +289,23 @@ def _with_thread_counts(run: _Run, page: list[_Entry]) -> list[_Entry]:
 def _relevance(
     run: _Run, state: Cursor | None
 ) -> tuple[list[_Entry], Cursor | None, tuple[int, bool] | None]:
-    """Rank the window of newest matches; pages go on newest first below a full window."""
+    """Rank the window of newest matches; pages go on newest first below a full window (or
+    below the matches PostgreSQL's index budget let the first page look for)."""
     window = run.options.rank_window
     floor = state.floor if state else None
     limit = window * 2 if floor is not None else window + 1
-    columns = {c for group in run.leaves.values() for leaf in group for c in leaf.columns}
-    rows = sql.candidates(run.conn, run.plan, limit=limit, lower=floor, columns=sorted(columns))
-    truncated = state.truncated if state else len(rows) > window
+    columns = sorted({c for group in run.leaves.values() for leaf in group for c in leaf.columns})
+    budget = search_pg.MATCH_BUDGET if state is None else None
+    rows, stopped = sql.window(run.conn, run.plan, limit=limit, lower=floor, columns=columns,
+                               budget=budget)  # fmt: skip
+    if stopped is not None and len(rows) <= run.limit:  # too few to rank: the next ones
+        more = sql.candidates(run.conn, run.plan, limit=limit - len(rows), upper=stopped,
+                              columns=columns)  # fmt: skip
+        rows, stopped = rows + more, None
+    truncated = state.truncated if state else (len(rows) > window or stopped is not None)
     if state is None and truncated:
         rows = rows[:window]
-        floor = rows[-1].sort_key
+        floor = rows[-1].sort_key if stopped is None or len(rows) == window else stopped
     scores = score(
         rows,
         run.leaves,

@@ -32,10 +32,12 @@ from sqlalchemy import Connection, text
 GIN_BELOW = 0.005  # queries matching less than this share of documents use the GIN index
 WALK_ROWS = 20_000  # a date walk tests at most this many documents, then the GIN index takes over
 WALK_MARGIN = 2.0  # and walks only when twice the rows a full page needs (at most) are enough
-CHUNK_MARGIN = 1.5  # a date chunk covers 1.5 times the documents expected to hold the matches
+CHUNK_MARGIN = 1.25  # a date chunk covers 1.25 times the documents expected to hold the matches
 CHUNK_GROWTH = 4  # a chunk covers at most 4 times the documents already covered
 MAX_CHUNKS = 4  # then the GIN index answers for the rest of the range in one statement
 MIN_RATE = 1e-6  # matches per document assumed when a chunk found none
+MATCH_BUDGET = 10_000  # index matches a relevance window or a count reads at most (estimated)
+MIN_CHUNK_MATCHES = 500  # a chunk smaller than this is not worth its statement
 STATS_TTL_SECONDS = 300.0
 GIN = "gin"
 WALK = "walk"

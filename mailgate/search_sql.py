@@ -187,7 +187,8 @@ def _walk(
 @dataclass
 class _Chunks:
     """Where a chunked GIN search stands: the range left, the documents already covered and
-    the matches found in them, sort keys per document."""
+    the matches found in them, sort keys per document, the lowest key, the share of documents
+    the index returns (at most) and the index matches it may still read (None: no limit)."""
 
     lower: int | None
     upper: int
@@ -195,30 +196,47 @@ class _Chunks:
     found: int
     density: float
     lowest: int
+    share: float
+    budget: float | None
 
 
-def _chunked(conn: Connection, plan: Plan, make: Maker, state: _Chunks, limit: int) -> list[Row]:
+def _chunk_floor(plan: Plan, state: _Chunks, wanted: int, last: bool) -> int | None:
+    """The lower end of the next chunk (None: the rest of the range), within the budget."""
+    rate = max(state.found, 0.5) / state.covered if state.covered else (plan.share or 1.0)
+    documents = search_pg.chunk_documents(wanted, rate, state.covered)
+    bottom = max(state.lowest, state.lower or state.lowest)
+    if last or state.upper - documents * state.density <= bottom:
+        documents = (state.upper - bottom) / state.density
+        if state.budget is None or documents * state.share <= state.budget:
+            return None
+    if state.budget is not None:
+        documents = min(documents, state.budget / state.share)
+    return max(state.upper - int(documents * state.density), bottom + 1)
+
+
+def _chunked(
+    conn: Connection, plan: Plan, make: Maker, state: _Chunks, limit: int
+) -> tuple[list[Row], int | None]:
     """The newest `limit` matches of the range left from the GIN index, one date chunk at a
-    time (see `mailgate.search_pg`); the last chunk reaches the range's lower end."""
+    time (see `mailgate.search_pg`), and None, or the lower end of the last chunk when the
+    budget of index matches ran out before the range's lower end."""
     gin = replace(plan, route=search_pg.GIN)
     rows: list[Row] = []
     for attempt in range(search_pg.MAX_CHUNKS + 1):
         wanted = limit - len(rows)
-        rate = max(state.found, 0.5) / state.covered if state.covered else (plan.share or 1.0)
-        documents = search_pg.chunk_documents(wanted, rate, state.covered)
-        floor: int | None = state.upper - int(documents * state.density)
-        bottom = max(state.lowest, state.lower or state.lowest)
-        if attempt == search_pg.MAX_CHUNKS or floor <= bottom:
-            floor = None
+        floor = _chunk_floor(plan, state, wanted, attempt == search_pg.MAX_CHUNKS)
         sql, params = make(gin, state.lower if floor is None else floor, state.upper)
         found = _run(conn, gin, sql + " LIMIT :limit", params | {"limit": wanted})
         rows += found
         if len(rows) >= limit or floor is None:
-            break
-        state = replace(
-            state, upper=floor, covered=state.covered + documents, found=state.found + len(found)
-        )
-    return rows
+            return rows, None
+        documents = (state.upper - floor) / state.density
+        budget = None if state.budget is None else state.budget - documents * state.share
+        state = replace(state, upper=floor, covered=state.covered + documents,
+                        found=state.found + len(found), budget=budget)  # fmt: skip
+        if budget is not None and budget < search_pg.MIN_CHUNK_MATCHES:
+            return rows, floor
+    return rows, state.upper
 
 
 def _routed(
@@ -228,14 +246,14 @@ def _routed(
     lower: int | None,
     upper: int | None,
     limit: int,
-    complete: bool = True,
+    budget: float | None = None,
 ) -> tuple[list, int | None]:
     """(rows of `make(plan, lower, upper)` LIMIT `limit` newest first, None when every match
-    of the range was considered, else the sort key where the search stopped). On PostgreSQL
+    of the range was considered, else the sort key down to which they were). On PostgreSQL
     (see `mailgate.search_pg`) the GIN route asks the index in date chunks; the date walk
     tests the newest documents expected to fill the page (`walk_rows`), then hands the rest
-    over to the chunked GIN index, unless `complete` is False (counting: the caller
-    extrapolates)."""
+    over to the chunked GIN index. With a `budget`, the chunks stop after about that many
+    index matches (a phrase is checked row by row: its words can match far more often)."""
     if plan.route not in (search_pg.WALK, search_pg.GIN):
         sql, params = make(plan, lower, upper)
         return _run(conn, plan, sql + " LIMIT :limit", params | {"limit": limit}), None
@@ -244,18 +262,18 @@ def _routed(
         return [], None
     top = min(upper, span[1] + 1) if upper is not None else span[1] + 1
     density = (span[1] + 1 - span[0]) / max(plan.documents or 1.0, 1.0)
-    state = _Chunks(lower, top, 0.0, 0, density, span[0])
+    share = min(max(plan.share or 1.0, search_pg.MIN_RATE), 1.0)
+    state = _Chunks(lower, top, 0.0, 0, density, span[0], share, budget)
     rows: list[Row] = []
     walked = search_pg.walk_rows(limit, plan.share) if plan.route == search_pg.WALK else 0
     if walked:
         rows, floor = _walk(conn, plan, make, lower, upper, limit, walked)
         if len(rows) >= limit or floor is None:
             return rows, None
-        if not complete:
-            return rows, floor
         state = replace(state, upper=floor, covered=float(walked), found=len(rows),
                         density=max((top - floor) / walked, 1.0))  # fmt: skip
-    return rows + _chunked(conn, plan, make, state, limit - len(rows)), None
+    more, stopped = _chunked(conn, plan, make, state, limit - len(rows))
+    return rows + more, stopped
 
 
 def candidates(
@@ -269,14 +287,33 @@ def candidates(
 ) -> list[Candidate]:
     """Matching documents newest first, at most `limit`, within [lower, upper), with the
     analysed `columns` asked for (and the body's length when any is asked for)."""
+    return window(conn, plan, limit=limit, lower=lower, upper=upper, columns=columns)[0]
+
+
+def window(
+    conn: Connection,
+    plan: Plan,
+    *,
+    limit: int,
+    lower: int | None = None,
+    upper: int | None = None,
+    columns: Sequence[str] = (),
+    budget: float | None = None,
+) -> tuple[list[Candidate], int | None]:
+    """`candidates`, and None, or with a `budget` of index matches on PostgreSQL the sort key
+    down to which matches were looked for when it ran out first (see `_routed`)."""
     wanted = [c for c in STORED_COLUMNS if c in columns]
     select = "d.message_pk AS message_pk, m.thread_id AS thread_id, m.language AS language"
     if wanted:
         select += ", length(d.body) AS body_length"
         select += "".join(f", d.{c} AS {c}" for c in wanted)
-    low, high = _bound(plan, lower, upper)
-    rows, _ = _routed(conn, plan, lambda p, a, b: _select(p, select, a, b), low, high, limit)
-    return [
+    bottom, top = _bound(plan, lower, upper)
+
+    def make(query_plan: Plan, low: int | None, high: int | None) -> tuple[str, dict]:
+        return _select(query_plan, select, low, high)
+
+    rows, stopped = _routed(conn, plan, make, bottom, top, limit, budget)
+    found = [
         Candidate(
             row.sort_key,
             row.message_pk,
@@ -287,18 +324,22 @@ def candidates(
         )
         for row in rows
     ]
+    return found, stopped
 
 
 def count(
     conn: Connection, plan: Plan, *, cap: int, upper: int | None = None
 ) -> tuple[int, int | None, bool]:
     """(matches counted up to cap + 1, sort key of the last one counted, whether the count
-    covers the whole range: a date walk on PostgreSQL may stop short of it)."""
-    low, high = _bound(plan, None, upper)
-    rows, stopped = _routed(
-        conn, plan, lambda p, a, b: _select(p, "d.message_pk", a, b), low, high, cap + 1, False
-    )
-    if stopped is not None:  # the walk's lower end is where counting stopped
+    covers the whole range: on PostgreSQL it stops after `search_pg.MATCH_BUDGET` index
+    matches)."""
+    bottom, top = _bound(plan, None, upper)
+
+    def make(query_plan: Plan, low: int | None, high: int | None) -> tuple[str, dict]:
+        return _select(query_plan, "d.message_pk", low, high)
+
+    rows, stopped = _routed(conn, plan, make, bottom, top, cap + 1, search_pg.MATCH_BUDGET)
+    if stopped is not None:  # where counting stopped
         return len(rows), stopped, False
     return len(rows), (rows[-1].sort_key if rows else None), True
 

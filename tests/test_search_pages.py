@@ -97,6 +97,33 @@ def test_beyond_the_ranked_window_pages_go_on_newest_first(many, grouped: bool) 
         assert ranked == {f"p{i}@t" for i in range(15, 25)}  # the window: 10 newest
 
 
+def test_postgres_index_budget_ranks_the_newest_matches_then_goes_on(many, monkeypatch) -> None:
+    """On PostgreSQL, a first relevance page whose index budget runs out ranks the matches
+    found so far (the newest); the pages then go on newest first and cover every match once."""
+    from sqlalchemy import text
+
+    from mailgate import search_pg
+
+    db, settings = many
+    if db.dialect != "postgresql":
+        pytest.skip("the index budget is PostgreSQL's")
+    with db.engine.begin() as conn:
+        conn.execute(text("ANALYZE search_docs"))
+    monkeypatch.setattr(search_pg, "WALK_ROWS", 3)  # no walk: date chunks of the GIN index
+    monkeypatch.setattr(search_pg, "MATCH_BUDGET", 9)
+    monkeypatch.setattr(search_pg, "MIN_CHUNK_MATCHES", 1)
+    search_pg.forget()
+    try:
+        first = run(db, settings, "pagination", limit=4)
+        assert first.total_is_estimate
+        assert {h.message_id for h in first.hits} <= {f"p{i}@t" for i in range(14, 25)}
+        pages = _all_pages(db, settings, "pagination", limit=4)
+    finally:
+        search_pg.forget()
+    hits = [hit for page in pages for hit in page]
+    assert sorted(h.message_id for h in hits) == sorted(f"p{i}@t" for i in range(COUNT))
+
+
 def test_filter_only_and_exact_totals(many) -> None:
     db, settings = many
     page = run(db, settings, "list:dev", limit=3)
