@@ -298,10 +298,11 @@ def _relevance(
     budget = search_pg.MATCH_BUDGET if state is None else None
     rows, stopped = sql.window(run.conn, run.plan, limit=limit, lower=floor, columns=columns,
                                budget=budget)  # fmt: skip
-    if stopped is not None and len(rows) <= run.limit:  # too few to rank: the next ones
-        more = sql.candidates(run.conn, run.plan, limit=limit - len(rows), upper=stopped,
-                              columns=columns)  # fmt: skip
-        rows, stopped = rows + more, None
+    if stopped is not None and len(rows) <= run.limit:  # less than a page: the next ones
+        more = sql.candidates(run.conn, run.plan, limit=run.limit + 1 - len(rows),
+                              upper=stopped, columns=columns)  # fmt: skip
+        rows = rows + more
+        stopped = rows[-1].sort_key if len(rows) > run.limit else None
     truncated = state.truncated if state else (len(rows) > window or stopped is not None)
     if state is None and truncated:
         rows = rows[:window]

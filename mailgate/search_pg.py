@@ -12,6 +12,9 @@ newest first: a chunk covers about as many documents as should hold the matches 
 (`chunk_documents`, from the share of documents that match), PostgreSQL intersects the GIN
 bitmap with the sort-key range and reads only the rows of the chunk; a chunk that falls short
 is followed by a larger one, and after `MAX_CHUNKS` the rest of the range is asked at once.
+A phrase is checked row by row and its words may match far more documents than it does: the
+first page of a relevance search and a count stop after about `MATCH_BUDGET` index matches
+(the caller ranks or extrapolates from what was found).
 The planner's own choice is not reliable here: it estimates a phrase as if its words were
 independent (``"firedues pour"`` looks common) and walks millions of rows. The decision uses
 the lexeme frequencies PostgreSQL keeps in `pg_stats` for `search_docs.tsv` (read once every

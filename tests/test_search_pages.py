@@ -97,7 +97,10 @@ def test_beyond_the_ranked_window_pages_go_on_newest_first(many, grouped: bool) 
         assert ranked == {f"p{i}@t" for i in range(15, 25)}  # the window: 10 newest
 
 
-def test_postgres_index_budget_ranks_the_newest_matches_then_goes_on(many, monkeypatch) -> None:
+@pytest.mark.parametrize("limit", [4, 12])
+def test_postgres_index_budget_ranks_the_newest_matches_then_goes_on(
+    many, monkeypatch, limit: int
+) -> None:
     """On PostgreSQL, a first relevance page whose index budget runs out ranks the matches
     found so far (the newest); the pages then go on newest first and cover every match once."""
     from sqlalchemy import text
@@ -114,10 +117,10 @@ def test_postgres_index_budget_ranks_the_newest_matches_then_goes_on(many, monke
     monkeypatch.setattr(search_pg, "MIN_CHUNK_MATCHES", 1)
     search_pg.forget()
     try:
-        first = run(db, settings, "pagination", limit=4)
-        assert first.total_is_estimate
-        assert {h.message_id for h in first.hits} <= {f"p{i}@t" for i in range(14, 25)}
-        pages = _all_pages(db, settings, "pagination", limit=4)
+        first = run(db, settings, "pagination", limit=limit)
+        assert first.total_is_estimate and len(first.hits) == limit
+        assert {h.message_id for h in first.hits} <= {f"p{i}@t" for i in range(12, 25)}
+        pages = _all_pages(db, settings, "pagination", limit=limit)
     finally:
         search_pg.forget()
     hits = [hit for page in pages for hit in page]
