@@ -201,14 +201,16 @@ class _Chunks:
 
 
 def _chunk_floor(plan: Plan, state: _Chunks, wanted: int, last: bool) -> int | None:
-    """The lower end of the next chunk (None: the rest of the range), within the budget."""
+    """The lower end of the next chunk (None: the rest of the range), within the budget. The
+    rest goes in one statement when the index can match few of its documents anyway."""
     rate = max(state.found, 0.5) / state.covered if state.covered else (plan.share or 1.0)
     documents = search_pg.chunk_documents(wanted, rate, state.covered)
     bottom = max(state.lowest, state.lower or state.lowest)
-    if last or state.upper - documents * state.density <= bottom:
-        documents = (state.upper - bottom) / state.density
-        if state.budget is None or documents * state.share <= state.budget:
+    rest = (state.upper - bottom) / state.density
+    if last or documents >= rest or rest * state.share <= search_pg.UNCHUNKED_MATCHES:
+        if state.budget is None or rest * state.share <= state.budget:
             return None
+        documents = rest
     if state.budget is not None:
         documents = min(documents, state.budget / state.share)
     return max(state.upper - int(documents * state.density), bottom + 1)
@@ -234,7 +236,7 @@ def _chunked(
         budget = None if state.budget is None else state.budget - documents * state.share
         state = replace(state, upper=floor, covered=state.covered + documents,
                         found=state.found + len(found), budget=budget)  # fmt: skip
-        if budget is not None and budget < search_pg.MIN_CHUNK_MATCHES:
+        if budget is not None and budget < search_pg.BUDGET_LEFT_MIN:
             return rows, floor
     return rows, state.upper
 

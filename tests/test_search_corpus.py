@@ -175,7 +175,8 @@ def test_postgres_routes_give_the_same_answers(tmp_path, pg_url, monkeypatch) ->
     with db.engine.begin() as conn:
         conn.execute(text("ANALYZE search_docs"))
     monkeypatch.setattr(search_pg, "WALK_ROWS", 7)
-    monkeypatch.setattr(search_pg, "CHUNK_MARGIN", 0.2)  # several chunks per search
+    monkeypatch.setattr(search_pg, "CHUNK_MARGIN", 0.02)  # several chunks per search
+    monkeypatch.setattr(search_pg, "UNCHUNKED_MATCHES", 0)
     for threshold in (0.0, 1.01, search_pg.GIN_BELOW):
         monkeypatch.setattr(search_pg, "GIN_BELOW", threshold)
         search_pg.forget()

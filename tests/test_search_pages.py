@@ -114,7 +114,8 @@ def test_postgres_index_budget_ranks_the_newest_matches_then_goes_on(
         conn.execute(text("ANALYZE search_docs"))
     monkeypatch.setattr(search_pg, "WALK_ROWS", 3)  # no walk: date chunks of the GIN index
     monkeypatch.setattr(search_pg, "MATCH_BUDGET", 9)
-    monkeypatch.setattr(search_pg, "MIN_CHUNK_MATCHES", 1)
+    monkeypatch.setattr(search_pg, "BUDGET_LEFT_MIN", 1)
+    monkeypatch.setattr(search_pg, "UNCHUNKED_MATCHES", 0)
     search_pg.forget()
     try:
         first = run(db, settings, "pagination", limit=limit)
