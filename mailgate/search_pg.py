@@ -13,8 +13,8 @@ newest first: a chunk covers about as many documents as should hold the matches 
 bitmap with the sort-key range and reads only the rows of the chunk; a chunk that falls short
 is followed by a larger one, and after `MAX_CHUNKS` the rest of the range is asked at once.
 A phrase is checked row by row and its words may match far more documents than it does: the
-first page of a relevance search and a count stop after about `MATCH_BUDGET` index matches
-(the caller ranks or extrapolates from what was found).
+first page of a relevance search stops after about `MATCH_BUDGET` index matches, a count
+after `COUNT_BUDGET` (the caller ranks or extrapolates from what was found).
 The planner's own choice is not reliable here: it estimates a phrase as if its words were
 independent (``"firedues pour"`` looks common) and walks millions of rows. The decision uses
 the lexeme frequencies PostgreSQL keeps in `pg_stats` for `search_docs.tsv` (read once every
@@ -34,13 +34,15 @@ from sqlalchemy import Connection, text
 
 GIN_BELOW = 0.005  # queries matching less than this share of documents use the GIN index
 WALK_ROWS = 20_000  # a date walk tests at most this many documents, then the GIN index takes over
+WALK_MIN_ROWS = 4_000  # a walk may test this many whatever the share says (a phrase is rarer)
 WALK_MARGIN = 2.0  # and walks only when twice the rows a full page needs (at most) are enough
 CHUNK_MARGIN = 1.25  # a date chunk covers 1.25 times the documents expected to hold the matches
 CHUNK_GROWTH = 4  # a chunk covers at most 4 times the documents already covered
-MAX_CHUNKS = 4  # then the GIN index answers for the rest of the range in one statement
+MAX_CHUNKS = 8  # then the GIN index answers for the rest of the range in one statement
 UNCHUNKED_MATCHES = 2_000  # and at once when it matches at most this many documents of it
 MIN_RATE = 1e-6  # matches per document assumed when a chunk found none
-MATCH_BUDGET = 10_000  # index matches a relevance window or a count reads at most (estimated)
+MATCH_BUDGET = 10_000  # index matches a relevance window reads at most (estimated)
+COUNT_BUDGET = 3_000  # and a count (estimated beyond)
 BUDGET_LEFT_MIN = 500  # a budget with less left than this stops the search
 STATS_TTL_SECONDS = 300.0
 GIN = "gin"
@@ -100,13 +102,14 @@ def forget() -> None:
 
 def walk_rows(limit: int, share: float | None) -> int:
     """How many of the newest documents a date walk for `limit` matches tests: twice as many
-    as the share of matching documents says the page needs, or 0 (no walk: the GIN index,
-    in chunks) when that is more than `WALK_ROWS`. Reading every document of a long walk
-    costs far more than the GIN index's matches when they are not in memory."""
+    as the share of matching documents says the page needs (at least `WALK_MIN_ROWS`: the
+    walk stops at a full page anyway), or 0 (no walk: the GIN index, in chunks) when that is
+    more than `WALK_ROWS`. Reading every document of a long walk costs far more than the GIN
+    index's matches when they are not in memory."""
     if not share:
         return WALK_ROWS
     rows = math.ceil(WALK_MARGIN * limit / share)
-    return rows if rows <= WALK_ROWS else 0
+    return max(rows, WALK_MIN_ROWS) if rows <= WALK_ROWS else 0
 
 
 def chunk_documents(wanted: int, rate: float, covered: float = 0.0) -> float:
