@@ -221,23 +221,19 @@ def _chunked(
 ) -> tuple[list[Row], int | None]:
     """The newest `limit` matches of the range left from the GIN index, one date chunk at a
     time (see `mailgate.search_pg`), and None, or the lower end of the last chunk when the
-    budget of index matches ran out before the range's lower end. On the walk route, a chunk
-    of at most WALK_ROWS documents is walked (cheaper than the index's bitmaps of common
-    words)."""
+    budget of index matches ran out before the range's lower end (a walk of an older chunk
+    would read every row of it from disk, the index only the matching ones)."""
     gin = replace(plan, route=search_pg.GIN)
     rows: list[Row] = []
     for attempt in range(search_pg.MAX_CHUNKS + 1):
         wanted = limit - len(rows)
         floor = _chunk_floor(plan, state, wanted, attempt == search_pg.MAX_CHUNKS)
-        bottom = floor or max(state.lowest, state.lower or state.lowest)
-        documents = (state.upper - bottom) / state.density
-        walk = plan.route == search_pg.WALK and documents <= search_pg.WALK_ROWS
-        chunk = plan if walk else gin
-        sql, params = make(chunk, state.lower if floor is None else floor, state.upper)
-        found = _run(conn, chunk, sql + " LIMIT :limit", params | {"limit": wanted})
+        sql, params = make(gin, state.lower if floor is None else floor, state.upper)
+        found = _run(conn, gin, sql + " LIMIT :limit", params | {"limit": wanted})
         rows += found
         if len(rows) >= limit or floor is None:
             return rows, None
+        documents = (state.upper - floor) / state.density
         budget = None if state.budget is None else state.budget - documents * state.share
         state = replace(state, upper=floor, covered=state.covered + documents,
                         found=state.found + len(found), budget=budget)  # fmt: skip
