@@ -286,27 +286,35 @@ def _with_thread_counts(run: _Run, page: list[_Entry]) -> list[_Entry]:
     return [replace(e, thread_matches=counts.get(e.candidate.thread_id, 1)) for e in page]
 
 
+def _window(run: _Run, state: Cursor | None) -> tuple[list[Candidate], int | None, bool]:
+    """The matches to rank, the lowest sort key ranked when not all of them are, and whether
+    they are not: the newest `rank_window`, or those the first page's index budget found."""
+    window = run.options.rank_window
+    floor = state.floor if state else None
+    columns = sorted({c for group in run.leaves.values() for leaf in group for c in leaf.columns})
+    rows, stopped = sql.window(
+        run.conn,
+        run.plan,
+        limit=window * 2 if floor is not None else window + 1,
+        lower=floor,
+        columns=columns,
+        budget=search_pg.MATCH_BUDGET if state is None else None,
+        page=run.limit,
+    )
+    if state is not None:
+        return rows, floor, state.truncated
+    if len(rows) <= window and stopped is None:
+        return rows, floor, False
+    rows = rows[:window]
+    return rows, rows[-1].sort_key if stopped is None or len(rows) == window else stopped, True
+
+
 def _relevance(
     run: _Run, state: Cursor | None
 ) -> tuple[list[_Entry], Cursor | None, tuple[int, bool] | None]:
     """Rank the window of newest matches; pages go on newest first below a full window (or
     below the matches PostgreSQL's index budget let the first page look for)."""
-    window = run.options.rank_window
-    floor = state.floor if state else None
-    limit = window * 2 if floor is not None else window + 1
-    columns = sorted({c for group in run.leaves.values() for leaf in group for c in leaf.columns})
-    budget = search_pg.MATCH_BUDGET if state is None else None
-    rows, stopped = sql.window(run.conn, run.plan, limit=limit, lower=floor, columns=columns,
-                               budget=budget)  # fmt: skip
-    if stopped is not None and len(rows) <= run.limit:  # less than a page: the next ones
-        more = sql.candidates(run.conn, run.plan, limit=run.limit + 1 - len(rows),
-                              upper=stopped, columns=columns)  # fmt: skip
-        rows = rows + more
-        stopped = rows[-1].sort_key if len(rows) > run.limit else None
-    truncated = state.truncated if state else (len(rows) > window or stopped is not None)
-    if state is None and truncated:
-        rows = rows[:window]
-        floor = rows[-1].sort_key if stopped is None or len(rows) == window else stopped
+    rows, floor, truncated = _window(run, state)
     scores = score(
         rows,
         run.leaves,

@@ -1,20 +1,24 @@
 """PostgreSQL's choice for each search: the GIN index or walking the dates, and date chunks.
 
-Called by `mailgate.search` (to decide) and `mailgate.search_sql` (to apply). A query whose
-words are rare is answered from the GIN index; a query whose words are all common is answered
-by walking the date-ordered key from the newest document and testing each one, which stops as
-soon as a page is full. The walk tests the newest `WALK_ROWS` documents only; when they hold too
-few matches (a phrase can be far rarer than its words), the GIN index answers for the older
-ones. The GIN index returns its matches in no useful order, and fetching every one of them to
-keep the newest few reads the whole archive's matching rows (tens of thousands of random reads
-when the operating system's cache is cold). So the index is asked one date chunk at a time,
-newest first: a chunk covers about as many documents as should hold the matches still wanted
-(`chunk_documents`, from the share of documents that match), PostgreSQL intersects the GIN
-bitmap with the sort-key range and reads only the rows of the chunk; a chunk that falls short
-is followed by a larger one, and after `MAX_CHUNKS` the rest of the range is asked at once.
-A phrase is checked row by row and its words may match far more documents than it does: the
-first page of a relevance search stops after about `MATCH_BUDGET` index matches, a count
-after `COUNT_BUDGET` (the caller ranks or extrapolates from what was found).
+Called by `mailgate.search` (to decide) and `mailgate.search_sql` (to apply). A query is
+answered from the GIN index unless its words are all very common (`GIN_BELOW`): then walking
+the date-ordered key from the newest document and testing each one fills a page before the
+index would have built its bitmaps. A walk tests at most `WALK_ROWS` documents (`walk_rows`);
+when they hold too few matches (a phrase can be far rarer than its words), the GIN index
+answers for the older ones.
+
+The GIN index returns its matches in no useful order, and fetching every one of them to keep
+the newest reads every matching row of the archive (tens of thousands of random reads when the
+operating system's cache is cold). So the index is asked one date chunk at a time, newest
+first: a chunk covers about as many documents as should hold the matches still wanted
+(`chunk_documents`, from the share of documents that match, then from the matches found),
+PostgreSQL intersects the GIN bitmap with the sort-key range and reads only that chunk's rows;
+a chunk that falls short is followed by a larger one. A range the index matches few times
+(`UNCHUNKED_MATCHES`) is asked at once, as is the rest after `MAX_CHUNKS`. A phrase is checked
+row by row and its words may match far more documents than it does: the first page of a
+relevance search stops after about `MATCH_BUDGET` index matches, a count after `COUNT_BUDGET`
+(the caller ranks or extrapolates from what was found).
+
 The planner's own choice is not reliable here: it estimates a phrase as if its words were
 independent (``"firedues pour"`` looks common) and walks millions of rows. The decision uses
 the lexeme frequencies PostgreSQL keeps in `pg_stats` for `search_docs.tsv` (read once every
@@ -28,11 +32,11 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, text
 
-GIN_BELOW = 0.005  # queries matching less than this share of documents use the GIN index
+GIN_BELOW = 0.1  # queries matching less than this share of documents use the GIN index
 WALK_ROWS = 20_000  # a date walk tests at most this many documents, then the GIN index takes over
 WALK_MIN_ROWS = 4_000  # a walk may test this many whatever the share says (a phrase is rarer)
 WALK_MARGIN = 2.0  # and walks only when twice the rows a full page needs (at most) are enough
@@ -120,6 +124,45 @@ def chunk_documents(wanted: int, rate: float, covered: float = 0.0) -> float:
     if covered:
         documents = min(documents, CHUNK_GROWTH * covered)
     return max(documents, 1.0)
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """Where a chunked GIN search stands: the range left, the documents already covered and
+    the matches found in them, sort keys per document, the lowest key, the share of documents
+    the index returns (at most) and the index matches it may still read (None: no limit)."""
+
+    lower: int | None
+    upper: int
+    covered: float
+    found: int
+    density: float
+    lowest: int
+    share: float
+    budget: float | None
+
+    def below(self, floor: int, found: int) -> Chunks:
+        """The state once [floor, upper) is done and held `found` matches."""
+        documents = (self.upper - floor) / self.density
+        budget = None if self.budget is None else self.budget - documents * self.share
+        return replace(self, upper=floor, covered=self.covered + documents,
+                       found=self.found + found, budget=budget)  # fmt: skip
+
+
+def chunk_floor(state: Chunks, wanted: int, last: bool = False) -> int | None:
+    """The lower end of the next chunk (None: the rest of the range), within the budget. The
+    rest goes in one statement when the index can match few of its documents anyway."""
+    rate = max(state.found, 0.5) / state.covered if state.covered else state.share
+    documents = chunk_documents(wanted, rate, state.covered)
+    bottom = max(state.lowest, state.lower or state.lowest)
+    rest = (state.upper - bottom) / state.density
+    if last or documents >= rest or rest * state.share <= UNCHUNKED_MATCHES:
+        if state.budget is None or rest * state.share <= state.budget:
+            return None
+        documents = rest
+    if state.budget is not None:
+        documents = min(documents, state.budget / state.share)
+    return max(state.upper - int(documents * state.density), bottom + 1)
 
 
 def choose(selectivity: float | None) -> str | None:

@@ -184,40 +184,8 @@ def _walk(
     return _run(conn, plan, sql + " LIMIT :limit", params | {"limit": limit}), floor
 
 
-@dataclass
-class _Chunks:
-    """Where a chunked GIN search stands: the range left, the documents already covered and
-    the matches found in them, sort keys per document, the lowest key, the share of documents
-    the index returns (at most) and the index matches it may still read (None: no limit)."""
-
-    lower: int | None
-    upper: int
-    covered: float
-    found: int
-    density: float
-    lowest: int
-    share: float
-    budget: float | None
-
-
-def _chunk_floor(plan: Plan, state: _Chunks, wanted: int, last: bool) -> int | None:
-    """The lower end of the next chunk (None: the rest of the range), within the budget. The
-    rest goes in one statement when the index can match few of its documents anyway."""
-    rate = max(state.found, 0.5) / state.covered if state.covered else (plan.share or 1.0)
-    documents = search_pg.chunk_documents(wanted, rate, state.covered)
-    bottom = max(state.lowest, state.lower or state.lowest)
-    rest = (state.upper - bottom) / state.density
-    if last or documents >= rest or rest * state.share <= search_pg.UNCHUNKED_MATCHES:
-        if state.budget is None or rest * state.share <= state.budget:
-            return None
-        documents = rest
-    if state.budget is not None:
-        documents = min(documents, state.budget / state.share)
-    return max(state.upper - int(documents * state.density), bottom + 1)
-
-
 def _chunked(
-    conn: Connection, plan: Plan, make: Maker, state: _Chunks, limit: int
+    conn: Connection, plan: Plan, make: Maker, state: search_pg.Chunks, limit: int
 ) -> tuple[list[Row], int | None]:
     """The newest `limit` matches of the range left from the GIN index, one date chunk at a
     time (see `mailgate.search_pg`), and None, or the lower end of the last chunk when the
@@ -227,17 +195,14 @@ def _chunked(
     rows: list[Row] = []
     for attempt in range(search_pg.MAX_CHUNKS + 1):
         wanted = limit - len(rows)
-        floor = _chunk_floor(plan, state, wanted, attempt == search_pg.MAX_CHUNKS)
+        floor = search_pg.chunk_floor(state, wanted, last=attempt == search_pg.MAX_CHUNKS)
         sql, params = make(gin, state.lower if floor is None else floor, state.upper)
         found = _run(conn, gin, sql + " LIMIT :limit", params | {"limit": wanted})
         rows += found
         if len(rows) >= limit or floor is None:
             return rows, None
-        documents = (state.upper - floor) / state.density
-        budget = None if state.budget is None else state.budget - documents * state.share
-        state = replace(state, upper=floor, covered=state.covered + documents,
-                        found=state.found + len(found), budget=budget)  # fmt: skip
-        if budget is not None and budget < search_pg.BUDGET_LEFT_MIN:
+        state = state.below(floor, len(found))
+        if state.budget is not None and state.budget < search_pg.BUDGET_LEFT_MIN:
             return rows, floor
     return rows, state.upper
 
@@ -266,7 +231,7 @@ def _routed(
     top = min(upper, span[1] + 1) if upper is not None else span[1] + 1
     density = (span[1] + 1 - span[0]) / max(plan.documents or 1.0, 1.0)
     share = min(max(plan.share or 1.0, search_pg.MIN_RATE), 1.0)
-    state = _Chunks(lower, top, 0.0, 0, density, span[0], share, budget)
+    state = search_pg.Chunks(lower, top, 0.0, 0, density, span[0], share, budget)
     rows: list[Row] = []
     walked = search_pg.walk_rows(limit, plan.share) if plan.route == search_pg.WALK else 0
     if walked:
@@ -302,9 +267,11 @@ def window(
     upper: int | None = None,
     columns: Sequence[str] = (),
     budget: float | None = None,
+    page: int = 0,
 ) -> tuple[list[Candidate], int | None]:
     """`candidates`, and None, or with a `budget` of index matches on PostgreSQL the sort key
-    down to which matches were looked for when it ran out first (see `_routed`)."""
+    down to which matches were looked for when it ran out first (see `_routed`); when that
+    found at most `page` matches, it looks on for one more than a page, without a budget."""
     wanted = [c for c in STORED_COLUMNS if c in columns]
     select = "d.message_pk AS message_pk, m.thread_id AS thread_id, m.language AS language"
     if wanted:
@@ -316,6 +283,10 @@ def window(
         return _select(query_plan, select, low, high)
 
     rows, stopped = _routed(conn, plan, make, bottom, top, limit, budget)
+    if stopped is not None and len(rows) <= page:
+        more, _ = _routed(conn, plan, make, bottom, stopped, page + 1 - len(rows))
+        rows = rows + more
+        stopped = rows[-1].sort_key if len(rows) > page else None
     found = [
         Candidate(
             row.sort_key,
