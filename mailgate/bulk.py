@@ -38,7 +38,7 @@ from mailgate.store import PendingRows
 
 BATCH_MESSAGES = 1_000
 CHUNK_MESSAGES = 32
-MAX_CHUNKS_IN_FLIGHT = 8
+MAX_CHUNKS_IN_FLIGHT = 16
 
 
 @dataclass

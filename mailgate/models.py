@@ -44,7 +44,7 @@ class MailingList(Base):
 
 
 class RawMessage(Base):
-    """The bytes of one delivered copy, zlib-compressed, keyed by the SHA-256 of the bytes."""
+    """The bytes of one delivered copy, compressed (`store.compress`), keyed by their SHA-256."""
 
     __tablename__ = "raw_messages"
 

@@ -1,11 +1,12 @@
 """Raw bytes to `ParsedMessage`: every field the archive derives from a message (pure).
 
-The structure is parsed with the standard library's compat32 parser (fast, lossless on bad
-input); header values are decoded by `headers`, bodies by `mime`. mail-parser's forensic address
-parser is the fallback for From/To/Cc values the standard library cannot split. A list server's
-DMARC wrapping (the real post inside a message/rfc822 part, or a "X via list" From with the
-author in Reply-To) is undone so the real author and text are kept. Called by the ingest
-pipeline; raises `ParseError` with a reason for input that is not mail.
+The structure is the standard library's compat32 tree (lossless on bad input), built by
+`mimetree` for well-formed mail and by the standard parser otherwise; header values are
+decoded by `headers`, bodies by `mime`. mail-parser's forensic address parser is the fallback
+for From/To/Cc values the standard library cannot split. A list server's DMARC wrapping (the
+real post inside a message/rfc822 part, or a "X via list" From with the author in Reply-To) is
+undone so the real author and text are kept. Called by the ingest pipeline; raises
+`ParseError` with a reason for input that is not mail.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from email.message import Message
 
 from mailparser.utils import get_addresses as forensic_addresses
 
-from mailgate import ids
+from mailgate import ids, mimetree
 from mailgate.headers import (
     decode_header,
     parse_date,
@@ -221,8 +222,9 @@ def parse_message(
     """Parse one message. `arrival` (naive UTC) is the fallback date."""
     if not raw.strip():
         raise ParseError("empty message")
+    raw = raw.removeprefix(UTF8_BOM)
     try:
-        msg = email.message_from_bytes(raw.removeprefix(UTF8_BOM))
+        msg = mimetree.parse(raw) or email.message_from_bytes(raw)
     except RecursionError:
         raise ParseError("MIME structure nested too deeply to parse") from None
     except Exception as exc:

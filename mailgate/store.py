@@ -8,12 +8,14 @@ Called by `pipeline`, `cli` and the readers.
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import zstandard
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from mailgate.config import ListConfig
@@ -31,7 +33,9 @@ from mailgate.models import (
     SearchDoc,
 )
 
-RAW_COMPRESSION_LEVEL = 1
+RAW_COMPRESSION_LEVEL = 3  # Zstandard's default level
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_codecs = threading.local()  # zstandard contexts are not safe to share between threads
 raw_t = RawMessage.__table__
 msgs_t = Message.__table__
 mlists_t = MessageList.__table__
@@ -45,10 +49,19 @@ def utcnow() -> datetime:
 
 
 def compress(raw: bytes) -> bytes:
-    return zlib.compress(raw, RAW_COMPRESSION_LEVEL)
+    """The stored form of raw bytes: a Zstandard frame (about twice as fast as zlib level 1
+    and a little smaller on mail)."""
+    compressor = getattr(_codecs, "compressor", None)
+    if compressor is None:
+        compressor = _codecs.compressor = zstandard.ZstdCompressor(level=RAW_COMPRESSION_LEVEL)
+    return compressor.compress(raw)
 
 
 def decompress(data: bytes) -> bytes:
+    """Raw bytes from their stored form: a Zstandard frame, or zlib (rows written by
+    earlier versions)."""
+    if data.startswith(ZSTD_MAGIC):
+        return zstandard.ZstdDecompressor().decompress(data)
     return zlib.decompress(data)
 
 

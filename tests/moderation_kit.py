@@ -5,14 +5,13 @@ page), and scans of the raw database storage for a marker word."""
 from __future__ import annotations
 
 import gzip
-import zlib
 from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
-from mailgate import links
+from mailgate import links, store
 from mailgate.access import ADMINISTRATOR
 from mailgate.config import ListConfig, Settings
 from mailgate.db import Database
@@ -106,7 +105,7 @@ def postgres_rows_contain(db: Database, needle: str) -> list[str]:
                 if kind == "bytea":
                     data = bytes(value)
                     if table in ("raw_messages", "quarantine"):
-                        data = zlib.decompress(data)
+                        data = store.decompress(data)
                     value = data.decode("utf-8", "replace")
                 if needle.lower() in str(value).lower():
                     hits.append(f"{table}.{column}")

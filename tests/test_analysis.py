@@ -306,3 +306,17 @@ def test_french_phrase_and_from_cases_match_at_term_level() -> None:
                 sender = message["from_address"]
                 if sender.lower() == node.text.lower():  # other addresses: people merging's job
                     assert address_query_terms(node.text)[0] in analyze_address(sender)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "l'entreprise d`accord aujourd'hui, it's the 802.11ax wifi6 jean.dupont@x.example",
+        "snake_case and __dunder__ words' '' `` trailing' 'leading",
+        "a'b'c x''y 12'34 _'_ ' ` a` `a",
+    ],
+)
+def test_ascii_text_gives_the_words_of_the_unicode_pattern(text: str) -> None:
+    assert text.isascii()
+    # The same text with one non-ASCII word takes the general pattern: the words must agree.
+    assert analysis.tokenize(text) == analysis.tokenize(text + " é")[:-1]

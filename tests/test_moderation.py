@@ -303,7 +303,7 @@ def test_cli_refuses_bad_input_clearly(mdb, ctxs, config) -> None:  # type: igno
     assert "unknown address: a@x" in merged  # people exist: addresses never seen are refused
 
 
-def test_raw_rows_stay_zlib(mdb, ctxs, config) -> None:  # type: ignore[no-untyped-def]
+def test_redacted_raw_rows_stay_readable(mdb, ctxs, config) -> None:  # type: ignore[no-untyped-def]
     add(mdb, ctxs["dev"], _with_attachment("att2@x"))
     moderate(config, "redact", "att2@x", "pièce jointe", "-y")
     with mdb.engine.connect() as conn:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from mailgate import analysis
@@ -75,12 +75,22 @@ def _shown(word: str, stem: str, language: str) -> str | None:
     return word if word.isupper() and len(word) <= 6 else word.lower()
 
 
-@lru_cache(maxsize=TERM_CACHE_SIZE)
 def _topic_word(word: str, language: str) -> tuple[str, str] | None:
     """(term, display form) of a word that can carry a topic, else None."""
     stem = analysis.word_term(word, language)
     display = _shown(word, stem, language)
     return None if display is None else (stem, display)
+
+
+def _topic_function(language: str) -> Callable[[str], tuple[str, str] | None]:
+    @lru_cache(maxsize=TERM_CACHE_SIZE)
+    def topic(word: str) -> tuple[str, str] | None:
+        return _topic_word(word, language)
+
+    return topic
+
+
+_TOPIC = {language: _topic_function(language) for language in analysis.LANGUAGES}
 
 
 def _rank(item: tuple[str, int]) -> tuple[int, int, str]:
@@ -97,36 +107,33 @@ def _top(counts: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(items, key=_rank)[:MAX_TERMS_PER_MESSAGE]
 
 
-def _count(counts: dict[str, int], shown: dict[str, str], key: str, display: str) -> None:
-    n = counts.get(key)
-    if n is None:
-        counts[key], shown[key] = 1, display
-    else:
-        counts[key] = n + 1
-
-
 def message_terms(text: str, language: str) -> tuple[tuple[str, str, int], ...]:
     """(term key, display form, occurrences) of the topic terms of `text`, at most
     `MAX_TERMS_PER_MESSAGE` (the most frequent, phrases first on ties). Phrases never span
     punctuation (a sentence or list item end)."""
-    marked = _BREAK_RE.sub(f" {_BREAK_WORD} ", text[:MAX_TEXT_CHARS])
+    words = analysis.tokenize(_BREAK_RE.sub(f" {_BREAK_WORD} ", text[:MAX_TEXT_CHARS]))
     counts: dict[str, int] = {}
-    shown: dict[str, str] = {}
+    shown: dict[str, str] = {}  # the display form of a key where it first occurs
     previous: tuple[str, str] | None = None  # (stem, display) of the last content word
     link = ""
-    for word in analysis.tokenize(marked):
-        found = _topic_word(word, language)
-        if found is not None:
-            stem, display = found
-            _count(counts, shown, stem, display)
-            if previous is not None and previous[0] != stem:
-                joined = f"{previous[1]} {link} {display}" if link else f"{previous[1]} {display}"
-                _count(counts, shown, f"{previous[0]} {stem}", joined)
-            previous, link = found, ""
-        elif previous is not None and not link and word.lower() in LINK_WORDS:
-            link = word.lower()
-        else:
-            previous, link = None, ""
+    for word, found in zip(words, map(_TOPIC[language], words), strict=True):
+        if found is None:
+            if previous is not None and not link and word.lower() in LINK_WORDS:
+                link = word.lower()
+            else:
+                previous, link = None, ""
+            continue
+        stem, display = found
+        counts[stem] = counts.get(stem, 0) + 1
+        if stem not in shown:
+            shown[stem] = display
+        if previous is not None and previous[0] != stem:
+            key = f"{previous[0]} {stem}"
+            counts[key] = counts.get(key, 0) + 1
+            if key not in shown:
+                joiner = f" {link} " if link else " "
+                shown[key] = f"{previous[1]}{joiner}{display}"
+        previous, link = found, ""
     return tuple((key, shown[key][:MAX_KEY_CHARS], n) for key, n in _top(counts))
 
 
