@@ -86,7 +86,7 @@ _SUBJECT_WINDOW = and_(
 )
 _NEW_THREAD = FastStatement(insert(threads_t), returns_id=True)
 _NEW_THREAD_LIST = FastStatement(insert(tlists_t))
-_INSERT_NODE = insert(nodes_t)
+_INSERT_NODE = FastStatement(insert(nodes_t))
 _REAL_NODE = FastStatement(
     update(nodes_t)
     .where(nodes_t.c.mid == bindparam("m"))
@@ -252,7 +252,7 @@ def _record_nodes(
             _GHOST_PARENT.execute(conn, {"m": ref, "parent": previous})
         previous = ref
     if new_rows:
-        conn.execute(_INSERT_NODE, new_rows)
+        _INSERT_NODE.executemany(conn, new_rows)
 
 
 def weak_link(
