@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, IntegrityError
 
-from mailgate import analysis, ids, search_index, store, threads
+from mailgate import analysis, ids, search_index, store, thread_summary, threads
 from mailgate.config import Settings
 from mailgate.moderation import blocks, replay
 from mailgate.parse import ParsedMessage, ParseError, parse_message
@@ -255,10 +255,12 @@ def commit(
     if not where.replay and (refused := blocks.check(conn, ctx.name, m.from_addr, p.sha256,
                                                      p.fingerprint, known)):  # fmt: skip
         return _refuse(conn, p, ctx, where, *refused)
-    raw_id = store.find_raw(conn, p.sha256)
+    raw_id, identified = store.known(conn, p.sha256, p.fingerprint)
     if raw_id is not None and (pk := store.copy_in_list(conn, raw_id, ctx.list_id)):
         return IngestResult(Outcome.DUPLICATE, ctx.name, m.message_id, pk)
-    existing = store.message_by_fingerprint(conn, p.fingerprint)
+    existing = (
+        store.message_by_fingerprint(conn, p.fingerprint, checked=True) if identified else None
+    )
     if existing is not None:
         return _cross_post(conn, p, ctx, where, existing, raw_id, pending)
     raw_id = _keep_raw(conn, p, ctx, where, raw_id, pending)
@@ -365,7 +367,7 @@ def _cross_post(
         queued["meta"] = search_index.with_list(queued["meta"], ctx.list_id)
     else:
         search_index.add_list(conn, pk, ctx.list_id)
-    threads.refresh_thread(conn, thread_id)
+    thread_summary.refresh_thread(conn, thread_id)
     return IngestResult(Outcome.STORED, ctx.name, mid, pk, thread_id)
 
 
@@ -378,12 +380,12 @@ def _update_thread(
     message's thread."""
     since = None if a.merged or m.thread_index else m.date
     if a.created:
-        threads.note_message(conn, a.thread_id, list_id, m.date)
+        thread_summary.note_message(conn, a.thread_id, list_id, m.date)
         return a.thread_id
     if a.merged or a.parent is None:
-        threads.refresh_thread(conn, a.thread_id)
+        thread_summary.refresh_thread(conn, a.thread_id)
     else:
-        threads.note_message(conn, a.thread_id, list_id, m.date)
+        thread_summary.note_message(conn, a.thread_id, list_id, m.date)
     threads.relink_weak(conn, a.thread_id, since)
     return replay.after_merge(conn, pk, a.thread_id) if a.merged else a.thread_id
 

@@ -101,6 +101,12 @@ _IN_LIST = FastStatement(
         mlists_t.c.message_pk == bindparam("pk"), mlists_t.c.list_id == bindparam("lid")
     )
 )
+_KNOWN = FastStatement(
+    select(
+        select(raw_t.c.id).where(raw_t.c.sha256 == bindparam("sha")).scalar_subquery(),
+        select(msgs_t.c.id).where(msgs_t.c.fingerprint == bindparam("fp")).scalar_subquery(),
+    )
+)
 _ADD_DELIVERY = FastStatement(insert(Delivery.__table__))
 _ADD_TO_LIST = FastStatement(insert(mlists_t))
 _ADD_MESSAGE = FastStatement(insert(msgs_t), returns_id=True)
@@ -112,6 +118,13 @@ _ADD_SEARCH = FastStatement(insert(SearchDoc.__table__))
 
 def find_raw(conn: Connection, sha256: str) -> int | None:
     return _FIND_RAW.scalar(conn, {"sha": sha256})
+
+
+def known(conn: Connection, sha256: str, fingerprint: str) -> tuple[int | None, bool]:
+    """The id of the raw copy with these bytes (or None), and whether a message with this
+    identity is stored: one round trip for the two questions every new message asks."""
+    row = _KNOWN.first(conn, {"sha": sha256, "fp": fingerprint})
+    return (row[0], row[1] is not None) if row else (None, False)
 
 
 def add_raw(
@@ -143,10 +156,11 @@ def copy_in_list(conn: Connection, raw_id: int, list_id: int) -> int | None:
 
 
 def message_by_fingerprint(
-    conn: Connection, fingerprint: str
+    conn: Connection, fingerprint: str, *, checked: bool = False
 ) -> tuple[int, int, str, datetime] | None:
-    """(pk, thread id, Message-ID, date) of the message with this identity."""
-    if _FINGERPRINT_PK.scalar(conn, {"fp": fingerprint}) is None:
+    """(pk, thread id, Message-ID, date) of the message with this identity (callers that
+    know it exists, from `known`, pass checked=True)."""
+    if not checked and _FINGERPRINT_PK.scalar(conn, {"fp": fingerprint}) is None:
         return None
     row = conn.execute(_BY_FINGERPRINT, {"fp": fingerprint}).first()
     return tuple(row) if row else None  # type: ignore[return-value]

@@ -6,7 +6,7 @@ conversation, (3) for replies with neither, the same normalised subject within a
 Each link is symmetric and depends only on the two messages, so the grouping does not depend
 on arrival order. Parents from headers are kept as written; parents of messages linked by
 Thread-Index or subject are recomputed whenever their thread changes. Display order lives in
-`threadview`.
+`threadview`, counts and dates per thread in `thread_summary`.
 
 Called by `pipeline` and moderation.
 """
@@ -24,7 +24,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
-    func,
     insert,
     literal_column,
     null,
@@ -34,7 +33,8 @@ from sqlalchemy import (
 )
 
 from mailgate.fastsql import FastStatement
-from mailgate.models import Message, MessageList, Thread, ThreadList, ThreadNode, ThreadRedirect
+from mailgate.models import Message, Thread, ThreadList, ThreadNode, ThreadRedirect
+from mailgate.thread_summary import refresh_thread
 
 SUBJECT_WINDOW = timedelta(days=30)
 THREAD_INDEX_ROOT_HEX = 44
@@ -44,7 +44,6 @@ nodes_t = ThreadNode.__table__
 msgs_t = Message.__table__
 threads_t = Thread.__table__
 tlists_t = ThreadList.__table__
-mlists_t = MessageList.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +84,6 @@ _SUBJECT_WINDOW = and_(
     msgs_t.c.date.between(bindparam("lo"), bindparam("hi")),
 )
 _NEW_THREAD = FastStatement(insert(threads_t), returns_id=True)
-_NEW_THREAD_LIST = FastStatement(insert(tlists_t))
 _INSERT_NODE = FastStatement(insert(nodes_t))
 _REAL_NODE = FastStatement(
     update(nodes_t)
@@ -333,103 +331,3 @@ def relink_weak(conn: Connection, thread_id: int, since: datetime | None) -> Non
         if (link, parent) != (old_link, old_parent):
             _SET_LINK.execute(conn, {"pk": pk, "parent": parent, "link": link})
             _SET_NODE_PARENT.execute(conn, {"m": mid, "parent": parent})
-
-
-_VISIBLE = and_(msgs_t.c.thread_id == bindparam("tid"), msgs_t.c.hidden.is_(False))
-_THREAD_TOTALS = select(func.count(), func.min(msgs_t.c.date), func.max(msgs_t.c.date)).where(
-    _VISIBLE
-)
-_THREAD_ROOT = (
-    select(msgs_t.c.message_id, msgs_t.c.subject)
-    .where(_VISIBLE)
-    .order_by(msgs_t.c.parent_mid.is_not(None), msgs_t.c.date, msgs_t.c.id)
-    .limit(1)
-)
-_UPDATE_THREAD = update(threads_t).where(threads_t.c.id == bindparam("tid"))
-_CLEAR_THREAD_LISTS = delete(tlists_t).where(tlists_t.c.thread_id == bindparam("tid"))
-_PER_LIST = (
-    select(mlists_t.c.list_id, func.count(), func.min(msgs_t.c.date), func.max(msgs_t.c.date))
-    .join(msgs_t, msgs_t.c.id == mlists_t.c.message_pk)
-    .where(_VISIBLE)
-    .group_by(mlists_t.c.list_id)
-)
-
-
-def refresh_thread(conn: Connection, thread_id: int) -> None:
-    """Recompute a thread's summary row and per-list activity from its visible messages."""
-    params = {"tid": thread_id}
-    count, first, last = conn.execute(_THREAD_TOTALS, params).one()
-    root = conn.execute(_THREAD_ROOT, params).first()
-    values = {"message_count": count, "first_date": first, "last_date": last}
-    if root is not None:
-        values |= {"root_mid": root.message_id, "subject": root.subject}
-    conn.execute(_UPDATE_THREAD, params | values)
-    conn.execute(_CLEAR_THREAD_LISTS, params)
-    rows = [
-        {
-            "thread_id": thread_id,
-            "list_id": lid,
-            "message_count": n,
-            "first_date": lo,
-            "last_date": hi,
-        }
-        for lid, n, lo, hi in conn.execute(_PER_LIST, params).all()
-    ]
-    if rows:
-        conn.execute(insert(tlists_t), rows)
-
-
-def _extreme(conn: Connection, name: str):
-    if conn.dialect.name == "sqlite":
-        return getattr(func, name)
-    return func.least if name == "min" else func.greatest
-
-
-_THREAD_BUMP: dict[str, object] = {}
-
-
-def _bump_statements(conn: Connection) -> tuple:
-    cached = _THREAD_BUMP.get(conn.dialect.name)
-    if cached is None:
-        least, greatest = _extreme(conn, "min"), _extreme(conn, "max")
-        date = bindparam("date", type_=DateTime())  # typed: the SQLite form has microseconds
-        cached = tuple(
-            FastStatement(statement)
-            for statement in (
-                update(threads_t)
-                .where(threads_t.c.id == bindparam("tid"))
-                .values(
-                    message_count=threads_t.c.message_count + 1,
-                    first_date=func.coalesce(least(threads_t.c.first_date, date), date),
-                    last_date=func.coalesce(greatest(threads_t.c.last_date, date), date),
-                ),
-                update(tlists_t)
-                .where(
-                    tlists_t.c.thread_id == bindparam("tid"), tlists_t.c.list_id == bindparam("lid")
-                )
-                .values(
-                    message_count=tlists_t.c.message_count + 1,
-                    last_date=greatest(tlists_t.c.last_date, date),
-                ),
-            )
-        )
-        _THREAD_BUMP[conn.dialect.name] = cached
-    return cached  # type: ignore[return-value]
-
-
-def note_message(conn: Connection, thread_id: int, list_id: int, date: datetime) -> None:
-    """Cheap summary update for one new visible message in a thread (the bulk-import path)."""
-    bump_thread, bump_list = _bump_statements(conn)
-    params = {"tid": thread_id, "lid": list_id, "date": date}
-    bump_thread.execute(conn, params)
-    if not bump_list.rowcount(conn, params):
-        _NEW_THREAD_LIST.execute(
-            conn,
-            {
-                "thread_id": thread_id,
-                "list_id": list_id,
-                "first_date": date,
-                "last_date": date,
-                "message_count": 1,
-            },
-        )

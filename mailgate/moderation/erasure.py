@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, select, update
 
-from mailgate import threads
+from mailgate import thread_summary
 from mailgate.models import (
     Attachment,
     Body,
@@ -111,7 +111,7 @@ def _settle_threads(conn: Connection, thread_ids: set[int]) -> int:
     """Recompute the threads that lost messages; delete those left empty."""
     removed = 0
     for tid in sorted(thread_ids):
-        threads.refresh_thread(conn, tid)
+        thread_summary.refresh_thread(conn, tid)
         if conn.execute(select(msgs_t.c.id).where(msgs_t.c.thread_id == tid).limit(1)).first():
             continue
         for table, column in (

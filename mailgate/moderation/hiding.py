@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from mailgate import threads
+from mailgate import thread_summary
 from mailgate.models import HiddenMessage, Message
 from mailgate.moderation.common import Target
 from mailgate.store import utcnow
@@ -35,5 +35,5 @@ def set_hidden(conn: Connection, targets: list[Target], hidden: bool) -> int:
     if not hidden:
         conn.execute(delete(hidden_t).where(hidden_t.c.message_id.in_(mids)))
     for tid in sorted({t.thread_id for t in targets}):
-        threads.refresh_thread(conn, tid)
+        thread_summary.refresh_thread(conn, tid)
     return changed

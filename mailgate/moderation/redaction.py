@@ -18,7 +18,7 @@ from email.message import Message as MimeMessage
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from mailgate import ids, mime, pipeline, search_index, threads
+from mailgate import ids, mime, pipeline, search_index, thread_summary
 from mailgate.config import Settings
 from mailgate.headers import decode_header
 from mailgate.models import Attachment, Body, Message, MessageList, RawMessage, SearchDoc
@@ -133,7 +133,7 @@ def rederive(conn: Connection, settings: Settings, pk: int, raw: bytes) -> None:
     list_ids = list(conn.execute(select(mlists_t.c.list_id).where(mlists_t.c.message_pk == pk)))
     meta = search_index.meta([r[0] for r in list_ids], has_attachments, row.language)
     conn.execute(update(docs_t).where(docs_t.c.message_pk == pk).values(**p.search, meta=meta))
-    threads.refresh_thread(conn, row.thread_id)
+    thread_summary.refresh_thread(conn, row.thread_id)
 
 
 def _rewrite_copies(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select, update
 
-from mailgate import threads
+from mailgate import thread_summary
 from mailgate.models import HiddenMessage, Message
 from mailgate.moderation import threadfix
 from mailgate.moderation.common import ModerationError
@@ -31,7 +31,7 @@ def rehide(conn: Connection) -> int:
         update(msgs_t).where(msgs_t.c.message_id.in_(hidden_mids)).values(hidden=True)
     ).rowcount
     for tid in sorted(tids):
-        threads.refresh_thread(conn, tid)
+        thread_summary.refresh_thread(conn, tid)
     return count
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from mailgate import threads
+from mailgate import thread_summary, threads
 from mailgate.models import Message, Thread, ThreadFix, ThreadNode, ThreadRedirect
 from mailgate.moderation.common import ModerationError
 from mailgate.store import utcnow
@@ -98,12 +98,12 @@ def _set_parent(conn: Connection, mid: str, parent: str | None) -> None:
 def _settle(conn: Connection, thread_id: int, into: int) -> None:
     """Recompute a thread that lost messages; an emptied one redirects to `into`."""
     if _members(conn, thread_id):
-        threads.refresh_thread(conn, thread_id)
+        thread_summary.refresh_thread(conn, thread_id)
         return
     conn.execute(update(redirects_t).where(redirects_t.c.new_id == thread_id).values(new_id=into))
     conn.execute(insert(redirects_t).values(old_id=thread_id, new_id=into))
     conn.execute(update(nodes_t).where(nodes_t.c.thread_id == thread_id).values(thread_id=into))
-    threads.refresh_thread(conn, thread_id)  # clears its per-list rows
+    thread_summary.refresh_thread(conn, thread_id)  # clears its per-list rows
     conn.execute(delete(threads_t).where(threads_t.c.id == thread_id))
 
 
@@ -115,12 +115,12 @@ def split(conn: Connection, mid: str) -> int | None:
     moving = replies_of(conn, old, mid)
     _set_parent(conn, mid, None)
     if not _members(conn, old) - moving:
-        threads.refresh_thread(conn, old)
+        thread_summary.refresh_thread(conn, old)
         return old
     new = _new_thread(conn)
     _relocate(conn, moving, old, new)
-    threads.refresh_thread(conn, old)
-    threads.refresh_thread(conn, new)
+    thread_summary.refresh_thread(conn, old)
+    thread_summary.refresh_thread(conn, new)
     return new
 
 
@@ -136,7 +136,7 @@ def move(conn: Connection, mid: str, target: str) -> int | None:
     if old != dest:
         _relocate(conn, moving, old, dest)
         _settle(conn, old, dest)
-    threads.refresh_thread(conn, dest)
+    thread_summary.refresh_thread(conn, dest)
     return dest
 
 
