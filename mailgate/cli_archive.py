@@ -15,7 +15,7 @@ import click
 from mailgate import rebuild as rebuilding
 from mailgate import store
 from mailgate.bulk import ImportSummary, import_messages
-from mailgate.cli import Runtime, emit_json, with_runtime
+from mailgate.cli_runtime import Runtime, emit_json, with_runtime
 from mailgate.config import ConfigError
 from mailgate.ingest.mbox import ArchiveError, archive_size, read_archive
 from mailgate.people.upkeep import rebuild_people

@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 from sqlalchemy import Connection, func, select
 
-from mailgate.cli import Runtime, with_runtime
+from mailgate.cli_runtime import Runtime, with_runtime
 from mailgate.commands.owner import register_owner_handler
 from mailgate.commands.request import Request
 from mailgate.commands.service import start_commands

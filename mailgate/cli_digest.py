@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import click
 
 from mailgate import prefs
-from mailgate.cli import Runtime, configured_or_fail, emit_json, with_runtime
+from mailgate.cli_runtime import Runtime, configured_or_fail, emit_json, with_runtime
 from mailgate.cli_serve import add_service
 from mailgate.config import ConfigError
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from mailgate.cli import Runtime, emit_json, with_runtime
+from mailgate.cli_runtime import Runtime, emit_json, with_runtime
 from mailgate.moderation import actions, blocks, compaction, threadfix
 from mailgate.moderation.authority import Authority
 from mailgate.moderation.common import CLI_ACTOR_PREFIX, ModerationError, log_entries

@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 from sqlalchemy.engine import make_url
 
-from mailgate.cli import Runtime, with_runtime
+from mailgate.cli_runtime import Runtime, with_runtime
 from mailgate.config import ConfigError, Settings
 from mailgate.db import current_revision, make_engine
 from mailgate.ops_checks import check_relay, head_revision

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 from sqlalchemy import func, select
 
-from mailgate.cli import Runtime, with_runtime
+from mailgate.cli_runtime import Runtime, with_runtime
 from mailgate.cli_serve import add_service
 from mailgate.config import ConfigError
 from mailgate.models import Outbox

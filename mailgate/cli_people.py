@@ -15,7 +15,7 @@ import click
 
 from mailgate import people
 from mailgate.access import visible_list_ids
-from mailgate.cli import Runtime, emit_json, with_runtime
+from mailgate.cli_runtime import Runtime, emit_json, with_runtime
 from mailgate.cli_search import _viewer
 from mailgate.config import ConfigError
 from mailgate.people import identity

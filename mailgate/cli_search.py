@@ -13,7 +13,7 @@ from datetime import UTC
 import click
 
 from mailgate.access import ADMINISTRATOR, ANONYMOUS, Viewer
-from mailgate.cli import Runtime, emit_json, with_runtime
+from mailgate.cli_runtime import Runtime, emit_json, with_runtime
 from mailgate.config import ConfigError
 from mailgate.query import QueryError
 from mailgate.search import Hit, SearchPage, search

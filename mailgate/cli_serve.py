@@ -16,8 +16,8 @@ from dataclasses import replace
 
 import click
 
-from mailgate.cli import SAMPLE_ARCHIVE, Runtime, with_runtime
 from mailgate.cli_archive import print_summary, print_threads, run_import
+from mailgate.cli_runtime import SAMPLE_ARCHIVE, Runtime, with_runtime
 from mailgate.config import ConfigError, Settings
 from mailgate.db import Database
 from mailgate.ingest.gateway import add_service, check_config, run_gateway, select_services

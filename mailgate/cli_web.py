@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from mailgate.cli import Runtime, with_runtime
+from mailgate.cli_runtime import Runtime, with_runtime
 from mailgate.cli_serve import add_service
 from mailgate.config import ConfigError
 

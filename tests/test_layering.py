@@ -99,3 +99,13 @@ def test_modules_are_documented_small_and_do_not_shadow_stdlib() -> None:
             assert ast.get_docstring(tree), f"{path} has no module docstring"
             assert len(path.read_text().splitlines()) <= MAX_MODULE_LINES, path
             assert path.stem not in STDLIB_NAMES or path.stem == "__init__", path
+
+
+def test_every_command_module_imports_on_its_own() -> None:
+    """A `mailgate.cli_*` module imported first (by a script or a test) is not a circular
+    import: they share `mailgate.cli_runtime`, which imports none of them."""
+    names = sorted(p.stem for p in (ROOT / "mailgate").glob("cli_*.py"))
+    assert "cli_serve" in names
+    for name in names:
+        code = f"import mailgate.{name}"
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
