@@ -33,10 +33,10 @@ from mailgate.bulk import import_messages
 from mailgate.config import Settings, with_list
 from mailgate.db import open_database
 from mailgate.ingest.mbox import read_archive
-from mailgate.models import Person
 from mailgate.people import upkeep as people_upkeep
 from mailgate.people import who_knows
 from mailgate.people.topics import topics_of
+from mailgate.people_models import Person
 from mailgate.pipeline import list_contexts
 
 ARCHIVE_NAME = Path("shared/corpus/openwrt-devel/openwrt-devel-2019-2020.mbox.gz")

@@ -24,8 +24,6 @@ from mailgate.models import (
     Delivery,
     Message,
     MessageList,
-    PersonName,
-    PersonTerm,
     RawMessage,
     Recipient,
     SearchDoc,
@@ -35,6 +33,7 @@ from mailgate.models import (
     ThreadRedirect,
 )
 from mailgate.moderation import replay
+from mailgate.people_models import PersonName, PersonTerm
 from mailgate.pipeline import ListContext
 from mailgate.store import decompress
 

@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 
 from mailgate import access, people, search
 from mailgate.bulk import import_messages
-from mailgate.models import Message, PersonTerm
+from mailgate.models import Message
+from mailgate.people_models import PersonTerm
 from mailgate.pipeline import Where, ingest, list_contexts
 from mailgate.store import sync_lists
 from tests.mailfactory import make_mail

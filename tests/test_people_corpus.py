@@ -22,9 +22,10 @@ from mailgate import access, people, store
 from mailgate.bulk import import_messages
 from mailgate.db import open_database
 from mailgate.ingest.mbox import read_archive
-from mailgate.models import Message, PersonAddress
+from mailgate.models import Message
 from mailgate.people.terms import query_keys
 from mailgate.people.topics import topics_of
+from mailgate.people_models import PersonAddress
 from mailgate.pipeline import list_contexts
 from tests.conftest import DATA, FRENCH, FRENCH_LISTS, french_settings
 

@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from mailgate.fastsql import FastStatement
-from mailgate.models import ModerationBlock
 from mailgate.moderation.common import ModerationError
+from mailgate.moderation_models import ModerationBlock
 from mailgate.store import utcnow
 
 blocks_t = ModerationBlock.__table__

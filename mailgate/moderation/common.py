@@ -14,7 +14,8 @@ from urllib.parse import unquote
 from sqlalchemy import Connection, insert, select
 
 from mailgate import ids
-from mailgate.models import MailingList, Message, MessageList, ModerationLog
+from mailgate.models import MailingList, Message, MessageList
+from mailgate.moderation_models import ModerationLog
 from mailgate.store import utcnow
 
 msgs_t = Message.__table__

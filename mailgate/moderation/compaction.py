@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 
 from mailgate import search_index
 from mailgate.db import Database
-from mailgate.models import ModerationLog
+from mailgate.moderation_models import ModerationLog
 from mailgate.store import utcnow
 
 log_t = ModerationLog.__table__

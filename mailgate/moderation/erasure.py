@@ -21,7 +21,6 @@ from mailgate.models import (
     Attachment,
     Body,
     Delivery,
-    HiddenMessage,
     Message,
     MessageList,
     Quarantine,
@@ -35,6 +34,7 @@ from mailgate.models import (
 )
 from mailgate.moderation import blocks, purge, threadfix
 from mailgate.moderation.common import Target
+from mailgate.moderation_models import HiddenMessage
 
 msgs_t, mlists_t, raw_t = Message.__table__, MessageList.__table__, RawMessage.__table__
 nodes_t, threads_t = ThreadNode.__table__, Thread.__table__

@@ -11,8 +11,9 @@ from __future__ import annotations
 from sqlalchemy import Connection, delete, insert, select, update
 
 from mailgate import thread_summary
-from mailgate.models import HiddenMessage, Message
+from mailgate.models import Message
 from mailgate.moderation.common import Target
+from mailgate.moderation_models import HiddenMessage
 from mailgate.store import utcnow
 
 msgs_t = Message.__table__

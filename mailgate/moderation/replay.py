@@ -11,9 +11,10 @@ from __future__ import annotations
 from sqlalchemy import Connection, select, update
 
 from mailgate import thread_summary
-from mailgate.models import HiddenMessage, Message
+from mailgate.models import Message
 from mailgate.moderation import threadfix
 from mailgate.moderation.common import ModerationError
+from mailgate.moderation_models import HiddenMessage
 
 msgs_t = Message.__table__
 hidden_t = HiddenMessage.__table__

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, insert, select, update
 
 from mailgate import thread_summary, threads
-from mailgate.models import Message, Thread, ThreadFix, ThreadNode, ThreadRedirect
+from mailgate.models import Message, Thread, ThreadNode, ThreadRedirect
 from mailgate.moderation.common import ModerationError
+from mailgate.moderation_models import ThreadFix
 from mailgate.store import utcnow
 
 msgs_t = Message.__table__

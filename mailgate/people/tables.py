@@ -12,17 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeEngine
 
 from mailgate.fastsql import FastStatement
-from mailgate.models import (
-    Body,
-    MailingList,
-    Message,
-    MessageList,
-    Person,
-    PersonAddress,
-    PersonMerge,
-    PersonName,
-    PersonTerm,
-)
+from mailgate.models import Body, MailingList, Message, MessageList
+from mailgate.people_models import Person, PersonAddress, PersonMerge, PersonName, PersonTerm
 
 persons_t: Table = Person.__table__  # type: ignore[assignment]
 addresses_t: Table = PersonAddress.__table__  # type: ignore[assignment]
