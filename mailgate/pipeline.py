@@ -258,9 +258,7 @@ def commit(
     raw_id, identified = store.known(conn, p.sha256, p.fingerprint)
     if raw_id is not None and (pk := store.copy_in_list(conn, raw_id, ctx.list_id)):
         return IngestResult(Outcome.DUPLICATE, ctx.name, m.message_id, pk)
-    existing = (
-        store.message_by_fingerprint(conn, p.fingerprint, checked=True) if identified else None
-    )
+    existing = store.message_by_fingerprint(conn, p.fingerprint) if identified else None
     if existing is not None:
         return _cross_post(conn, p, ctx, where, existing, raw_id, pending)
     raw_id = _keep_raw(conn, p, ctx, where, raw_id, pending)

@@ -95,7 +95,6 @@ _COPY_IN_LIST = FastStatement(
 _BY_FINGERPRINT = select(msgs_t.c.id, msgs_t.c.thread_id, msgs_t.c.message_id, msgs_t.c.date).where(
     msgs_t.c.fingerprint == bindparam("fp")
 )
-_FINGERPRINT_PK = FastStatement(select(msgs_t.c.id).where(msgs_t.c.fingerprint == bindparam("fp")))
 _IN_LIST = FastStatement(
     select(mlists_t.c.message_pk).where(
         mlists_t.c.message_pk == bindparam("pk"), mlists_t.c.list_id == bindparam("lid")
@@ -156,12 +155,10 @@ def copy_in_list(conn: Connection, raw_id: int, list_id: int) -> int | None:
 
 
 def message_by_fingerprint(
-    conn: Connection, fingerprint: str, *, checked: bool = False
+    conn: Connection, fingerprint: str
 ) -> tuple[int, int, str, datetime] | None:
-    """(pk, thread id, Message-ID, date) of the message with this identity (callers that
-    know it exists, from `known`, pass checked=True)."""
-    if not checked and _FINGERPRINT_PK.scalar(conn, {"fp": fingerprint}) is None:
-        return None
+    """(pk, thread id, Message-ID, date) of the message with this identity (`known` says
+    cheaply whether there is one)."""
     row = conn.execute(_BY_FINGERPRINT, {"fp": fingerprint}).first()
     return tuple(row) if row else None  # type: ignore[return-value]
 

@@ -1,9 +1,8 @@
 """Thread summaries: message counts and first/last dates per thread and per list.
 
-`note_message` bumps them for one new visible message (one or two cheap statements; on
-PostgreSQL one round trip); `refresh_thread` recomputes them from the thread's visible
-messages (after merges, moves, hiding). Called by `mailgate.threads`, the ingest pipeline and
-moderation.
+`note_message` bumps them for one new visible message (two cheap statements on SQLite, one
+on PostgreSQL); `refresh_thread` recomputes them from the thread's visible messages (after
+merges, moves, hiding). Called by `mailgate.threads`, the ingest pipeline and moderation.
 """
 
 from __future__ import annotations
@@ -76,44 +75,25 @@ def refresh_thread(conn: Connection, thread_id: int) -> None:
         conn.execute(insert(tlists_t), rows)
 
 
-def _extreme(conn: Connection, name: str):
-    if conn.dialect.name == "sqlite":
-        return getattr(func, name)
-    return func.least if name == "min" else func.greatest
-
-
-_THREAD_BUMP: dict[str, object] = {}
-
-
-def _bump_statements(conn: Connection) -> tuple:
-    cached = _THREAD_BUMP.get(conn.dialect.name)
-    if cached is None:
-        least, greatest = _extreme(conn, "min"), _extreme(conn, "max")
-        date = bindparam("date", type_=DateTime())  # typed: the SQLite form has microseconds
-        cached = tuple(
-            FastStatement(statement)
-            for statement in (
-                update(threads_t)
-                .where(threads_t.c.id == bindparam("tid"))
-                .values(
-                    message_count=threads_t.c.message_count + 1,
-                    first_date=func.coalesce(least(threads_t.c.first_date, date), date),
-                    last_date=func.coalesce(greatest(threads_t.c.last_date, date), date),
-                ),
-                update(tlists_t)
-                .where(
-                    tlists_t.c.thread_id == bindparam("tid"), tlists_t.c.list_id == bindparam("lid")
-                )
-                .values(
-                    message_count=tlists_t.c.message_count + 1,
-                    last_date=greatest(tlists_t.c.last_date, date),
-                ),
-            )
-        )
-        _THREAD_BUMP[conn.dialect.name] = cached
-    return cached  # type: ignore[return-value]
-
-
+# SQLite: min() and max() with two arguments are its scalar least/greatest.
+_DATE = bindparam("date", type_=DateTime())  # typed: the SQLite form has microseconds
+_BUMP_THREAD = FastStatement(
+    update(threads_t)
+    .where(threads_t.c.id == bindparam("tid"))
+    .values(
+        message_count=threads_t.c.message_count + 1,
+        first_date=func.coalesce(func.min(threads_t.c.first_date, _DATE), _DATE),
+        last_date=func.coalesce(func.max(threads_t.c.last_date, _DATE), _DATE),
+    )
+)
+_BUMP_LIST = FastStatement(
+    update(tlists_t)
+    .where(tlists_t.c.thread_id == bindparam("tid"), tlists_t.c.list_id == bindparam("lid"))
+    .values(
+        message_count=tlists_t.c.message_count + 1,
+        last_date=func.max(tlists_t.c.last_date, _DATE),
+    )
+)
 # PostgreSQL runs both bumps in one round trip (a data-modifying WITH); the count is the
 # thread_lists rows updated.
 _PG_BUMP = FastStatement(
@@ -133,9 +113,8 @@ def note_message(conn: Connection, thread_id: int, list_id: int, date: datetime)
     if conn.dialect.name == "postgresql":
         updated = _PG_BUMP.rowcount(conn, params)
     else:
-        bump_thread, bump_list = _bump_statements(conn)
-        bump_thread.execute(conn, params)
-        updated = bump_list.rowcount(conn, params)
+        _BUMP_THREAD.execute(conn, params)
+        updated = _BUMP_LIST.rowcount(conn, params)
     if not updated:
         _NEW_THREAD_LIST.execute(
             conn,
