@@ -17,7 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 
 from mailgate import ids
@@ -37,6 +37,20 @@ from mailgate.pipeline import (
 from mailgate.store import PendingRows
 
 BATCH_MESSAGES = 1_000
+# PostgreSQL: the tables the writer looks things up in. Their planner statistics are refreshed
+# whenever this import has doubled them, so that cached plans made while they were small (a
+# sequential scan of a nearly empty table) are replanned.
+LOOKUP_TABLES = (
+    "raw_messages",
+    "messages",
+    "message_lists",
+    "thread_nodes",
+    "threads",
+    "thread_lists",
+    "persons",
+    "person_addresses",
+    "person_terms",
+)
 CHUNK_MESSAGES = 32
 MAX_CHUNKS_IN_FLIGHT = 16
 
@@ -203,6 +217,8 @@ def import_messages(
     summary = ImportSummary()
     where = Where(list_name=ctx.name, source=source, replay=replay)
     with db.engine.connect() as conn:
+        statistics = _Statistics(conn)
+        conn.commit()
         batch = _Batch(conn, ctx, where)
         chunks = _chunks(items, conn, ctx, summary)
         jobs = workers if workers is not None else default_workers()
@@ -211,12 +227,39 @@ def import_messages(
             if on_message:
                 on_message()
             if len(batch.items) >= BATCH_MESSAGES:
-                _count(summary, batch.finish())
+                statistics.after_batch(conn, _count(summary, batch.finish()))
                 batch = _Batch(conn, ctx, where)
         _count(summary, batch.finish())
     return summary
 
 
-def _count(summary: ImportSummary, results: list[IngestResult]) -> None:
+class _Statistics:
+    """When to refresh the PostgreSQL planner statistics of `LOOKUP_TABLES` during an import:
+    after the first batch, then each time the import has doubled the messages table. Without
+    it, plans cached while an archive's first messages arrived scan whole tables for every
+    later message (the cost grows with the square of the archive)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.enabled = conn.dialect.name == "postgresql"
+        self.stored = self.existing = 0
+        if self.enabled:
+            self.existing = max(int(conn.execute(_ESTIMATE).scalar() or 0), 0)
+        self.next_at = self.existing
+
+    def after_batch(self, conn: Connection, stored: int) -> None:
+        self.stored += stored
+        if not self.enabled or not stored or self.stored <= self.next_at:
+            return
+        conn.execute(text(f"ANALYZE {', '.join(LOOKUP_TABLES)}"))
+        conn.commit()
+        self.next_at = 2 * self.stored + self.existing
+
+
+_ESTIMATE = text("SELECT reltuples FROM pg_class WHERE relname = 'messages'")
+
+
+def _count(summary: ImportSummary, results: list[IngestResult]) -> int:
+    """Add the results of a batch to the summary; the number of messages stored."""
     for result in results:
         summary.add(result.outcome, result.reason)
+    return sum(result.outcome is Outcome.STORED for result in results)

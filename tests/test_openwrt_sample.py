@@ -4,7 +4,7 @@ without References join their conversation."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from mailgate.bulk import import_messages
 from mailgate.ingest.mbox import read_archive
@@ -55,3 +55,25 @@ def test_outlook_replies_without_references_join(db, contexts) -> None:
     replies = [r for r in rows if r.link in ("thread-index", "subject")]
     assert replies, "the sample holds Outlook replies without References"
     assert all(sizes[r.thread_id] > 1 for r in replies)
+
+
+def test_import_refreshes_planner_statistics(db, contexts, monkeypatch) -> None:
+    """PostgreSQL: an import that grows the lookup tables refreshes their statistics, so plans
+    cached while they were nearly empty do not scan them whole for every later message."""
+    monkeypatch.setattr("mailgate.bulk.BATCH_MESSAGES", 20)
+    raws = [m.raw for m in read_archive(SAMPLE)]
+    summary = import_messages(db, contexts["dev"], ((r, None) for r in raws), source="t", workers=1)
+    assert summary.imported > 40
+    if db.dialect != "postgresql":
+        return
+    with db.engine.connect() as conn:
+        analysed = dict(
+            conn.execute(
+                text(
+                    "SELECT relname, analyze_count FROM pg_stat_user_tables "
+                    "WHERE relname IN ('thread_nodes', 'messages', 'raw_messages')"
+                )
+            ).all()
+        )
+    # Doubling: after 20, 60 and 140 stored messages (169 in the sample, a few duplicates).
+    assert analysed == {"thread_nodes": 3, "messages": 3, "raw_messages": 3}
