@@ -5,13 +5,14 @@ indexed lookup or insert, and the ingest writer runs a dozen of those per messag
 statement is still built and compiled by SQLAlchemy (same SQL, same type conversion on the
 way in), once per dialect and set of parameter names, then executed on the raw cursor inside
 the caller's transaction. Results are returned as plain tuples: use it for statements whose
-results are integers and strings (ids), or `typed_all` to have dates converted. Called by
+results are integers and strings (ids), or `typed_all` to have dates converted; `copy` writes
+many rows of a plain INSERT (COPY on PostgreSQL, for the rows of an ingest batch). Called by
 `store`, `threads`, `people` and `moderation`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -90,21 +91,50 @@ class FastStatement:
     def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per row, in order (one DBAPI executemany per run of rows with the same
         keys)."""
-        start = 0
-        while start < len(rows):
-            keys = tuple(rows[start])
-            end = start + 1
-            while end < len(rows) and tuple(rows[end]) == keys:
-                end += 1
-            sql, names, extra = self._entry(conn, keys)
+        for start, end in _runs(rows):
+            sql, names, extra = self._entry(conn, tuple(rows[start]))
             arguments = [self._arguments(extra, names, row) for row in rows[start:end]]
+            cursor = conn.connection.cursor()
             try:
-                conn.connection.cursor().executemany(sql, arguments)
+                if len(arguments) == 1:  # a driver's executemany costs more for one row
+                    cursor.execute(sql, arguments[0])
+                else:
+                    cursor.executemany(sql, arguments)
             except conn.dialect.loaded_dbapi.Error as exc:
                 raise DBAPIError.instance(
                     sql, arguments[:1], exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
                 ) from exc
-            start = end
+
+    def copy(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert `rows` (this statement is a plain INSERT): on PostgreSQL with COPY, which
+        costs the server and the driver a fraction of one INSERT per row; elsewhere with
+        `executemany`. On PostgreSQL, keys that are not columns of the model (the search
+        tsvector) are copied as given. Errors are raised as `executemany` raises them."""
+        if conn.dialect.name != "postgresql":
+            self.executemany(conn, rows)
+            return
+        table = self.statement.table  # type: ignore[attr-defined]
+        quote = conn.dialect.identifier_preparer.quote
+        for start, end in _runs(rows):
+            keys = tuple(rows[start])
+            mapped = tuple(k for k in keys if k in table.c)
+            passed = [k for k in keys if k not in table.c]
+            _sql, names, extra = self._entry(conn, mapped)
+            columns = ", ".join(map(quote, [*names, *passed]))
+            # Binary when every column's type is known: no escaping of text either side.
+            binary = " (FORMAT BINARY)" if not passed else ""
+            sql = f"COPY {quote(table.name)} ({columns}) FROM STDIN{binary}"
+            try:
+                with conn.connection.cursor().copy(sql) as stream:
+                    if binary:
+                        stream.set_types([_type_name(table.c[n], conn) for n in names])
+                    for row in rows[start:end]:
+                        values = self._arguments(extra, names, row)
+                        stream.write_row([*(values[n] for n in names), *(row[k] for k in passed)])
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise DBAPIError.instance(
+                    sql, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+                ) from exc
 
     def scalar(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         row = self.execute(conn, params).fetchone()
@@ -144,6 +174,23 @@ class FastStatement:
 
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
         return self.execute(conn, params).rowcount
+
+
+def _type_name(column: Any, conn: Connection) -> str:
+    """The PostgreSQL type of a column as the driver names it (``varchar``, ``int4``...)."""
+    return column.type.compile(dialect=conn.dialect).split("(")[0].lower()
+
+
+def _runs(rows: Sequence[Mapping[str, Any]]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of consecutive rows with the same keys."""
+    start = 0
+    while start < len(rows):
+        keys = tuple(rows[start])
+        end = start + 1
+        while end < len(rows) and tuple(rows[end]) == keys:
+            end += 1
+        yield start, end
+        start = end
 
 
 def _converted(processors: list[Processor | None], row: tuple) -> tuple:

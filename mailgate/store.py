@@ -222,7 +222,7 @@ class PendingRows:
     def flush(self, conn: Connection) -> None:
         for statement, rows in self.rows.items():
             if rows:
-                statement.executemany(conn, rows)
+                statement.copy(conn, rows)
                 rows.clear()
         for extra in self.extras.values():
             extra.flush(conn)

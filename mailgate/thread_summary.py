@@ -94,15 +94,17 @@ _BUMP_LIST = FastStatement(
         last_date=func.max(tlists_t.c.last_date, _DATE),
     )
 )
-# PostgreSQL runs both bumps in one round trip (a data-modifying WITH); the count is the
-# thread_lists rows updated.
+# PostgreSQL runs both bumps in one round trip (a data-modifying WITH), creating the
+# thread's row for the list when it is the first message there.
 _PG_BUMP = FastStatement(
     text(
         "WITH t AS (UPDATE threads SET message_count = message_count + 1, "
         "first_date = coalesce(least(first_date, :date), :date), "
         "last_date = coalesce(greatest(last_date, :date), :date) WHERE id = :tid) "
-        "UPDATE thread_lists SET message_count = message_count + 1, "
-        "last_date = greatest(last_date, :date) WHERE thread_id = :tid AND list_id = :lid"
+        "INSERT INTO thread_lists (thread_id, list_id, first_date, last_date, message_count) "
+        "VALUES (:tid, :lid, :date, :date, 1) ON CONFLICT (thread_id, list_id) DO UPDATE SET "
+        "message_count = thread_lists.message_count + 1, "
+        "last_date = greatest(thread_lists.last_date, excluded.last_date)"
     ).bindparams(bindparam("date", type_=DateTime()))
 )
 
@@ -111,11 +113,10 @@ def note_message(conn: Connection, thread_id: int, list_id: int, date: datetime)
     """Cheap summary update for one new visible message in a thread (the bulk-import path)."""
     params = {"tid": thread_id, "lid": list_id, "date": date}
     if conn.dialect.name == "postgresql":
-        updated = _PG_BUMP.rowcount(conn, params)
-    else:
-        _BUMP_THREAD.execute(conn, params)
-        updated = _BUMP_LIST.rowcount(conn, params)
-    if not updated:
+        _PG_BUMP.execute(conn, params)
+        return
+    _BUMP_THREAD.execute(conn, params)
+    if not _BUMP_LIST.rowcount(conn, params):
         _NEW_THREAD_LIST.execute(
             conn,
             {

@@ -124,3 +124,26 @@ def test_a_value_the_database_refuses_is_quarantined_not_fatal(db, contexts, bac
     assert outcomes[1] in (Outcome.QUARANTINED, Outcome.STORED)
     with db.reader() as session:
         assert session.scalar(select(func.count()).where(Message.message_id == "good@x")) == 1
+
+
+def test_a_refused_body_fails_only_its_own_message(db, contexts, backend) -> None:
+    """Bodies and search terms are written once per batch (COPY on PostgreSQL): a value
+    refused there is found by replaying the batch, and only its message is quarantined."""
+    from dataclasses import replace
+
+    from mailgate.bulk import _Batch
+    from mailgate.pipeline import prepare
+
+    good = prepare(make_mail("good2@x", "Bon"), contexts["dev"])
+    bad = prepare(make_mail("bad2@x", "Mauvais"), contexts["dev"])
+    bad = replace(bad, parsed=replace(bad.parsed, text="avant\x00après"))
+    with db.engine.connect() as conn:
+        batch = _Batch(conn, contexts["dev"], Where("dev", "t"))
+        batch.add(good)
+        batch.add(bad)
+        outcomes = [r.outcome for r in batch.finish()]
+    bad_outcome = Outcome.QUARANTINED if backend == "postgresql" else Outcome.STORED
+    assert outcomes == [Outcome.STORED, bad_outcome]
+    with db.reader() as session:
+        stored = session.scalars(select(Message.message_id).order_by(Message.id)).all()
+    assert stored == (["good2@x"] if backend == "postgresql" else ["good2@x", "bad2@x"])
