@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 
-from mailgate import ids
+from mailgate import ids, store
 from mailgate.db import Database
 from mailgate.models import MessageList, RawMessage
 from mailgate.moderation import blocks
@@ -128,10 +128,12 @@ def _chunks(
         yield chunk
 
 
-def _prepared_stream(chunks: Iterator[list], ctx: ListContext, workers: int) -> Iterator[Prepared]:
+def _prepared_chunks(
+    chunks: Iterator[list], ctx: ListContext, workers: int
+) -> Iterator[list[Prepared]]:
     if workers <= 1:
         for chunk in chunks:
-            yield from _prepare_chunk(chunk, ctx)
+            yield _prepare_chunk(chunk, ctx)
         return
     context = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
@@ -141,9 +143,9 @@ def _prepared_stream(chunks: Iterator[list], ctx: ListContext, workers: int) -> 
         for chunk in chunks:
             pending.append(pool.submit(_prepare_chunk, chunk, ctx))
             if len(pending) >= MAX_CHUNKS_IN_FLIGHT:
-                yield from pending.popleft().result()
+                yield pending.popleft().result()
         while pending:
-            yield from pending.popleft().result()
+            yield pending.popleft().result()
 
 
 def default_workers() -> int:
@@ -171,6 +173,14 @@ class _Batch:
         self.items: list[Prepared] = []
         self.results: list[IngestResult] = []
         self.guarded = False
+
+    def prefetch(self, chunk: list[Prepared]) -> None:
+        """Ask what the database knows of a chunk's messages in two queries, not one each."""
+        if self.guarded:
+            return
+        cache = self.pending.extras.setdefault(store.KNOWN_KEY, store.KnownCache())
+        parsed = [p for p in chunk if p.parsed is not None]
+        cache.prefetch(self.conn, [p.sha256 for p in parsed], [p.fingerprint for p in parsed])
 
     def add(self, prepared: Prepared) -> None:
         self.items.append(prepared)
@@ -222,13 +232,15 @@ def import_messages(
         batch = _Batch(conn, ctx, where)
         chunks = _chunks(items, conn, ctx, summary)
         jobs = workers if workers is not None else default_workers()
-        for prepared in _prepared_stream(chunks, ctx, jobs):
-            batch.add(prepared)
-            if on_message:
-                on_message()
-            if len(batch.items) >= BATCH_MESSAGES:
-                statistics.after_batch(conn, _count(summary, batch.finish()))
-                batch = _Batch(conn, ctx, where)
+        for prepared_chunk in _prepared_chunks(chunks, ctx, jobs):
+            batch.prefetch(prepared_chunk)
+            for prepared in prepared_chunk:
+                batch.add(prepared)
+                if on_message:
+                    on_message()
+                if len(batch.items) >= BATCH_MESSAGES:
+                    statistics.after_batch(conn, _count(summary, batch.finish()))
+                    batch = _Batch(conn, ctx, where)
         _count(summary, batch.finish())
     return summary
 

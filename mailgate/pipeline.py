@@ -255,7 +255,8 @@ def commit(
     if not where.replay and (refused := blocks.check(conn, ctx.name, m.from_addr, p.sha256,
                                                      p.fingerprint, known)):  # fmt: skip
         return _refuse(conn, p, ctx, where, *refused)
-    raw_id, identified = store.known(conn, p.sha256, p.fingerprint)
+    cache = pending.extras.get(store.KNOWN_KEY)
+    raw_id, identified = store.known(conn, p.sha256, p.fingerprint, cache)
     if raw_id is not None and (pk := store.copy_in_list(conn, raw_id, ctx.list_id)):
         return IngestResult(Outcome.DUPLICATE, ctx.name, m.message_id, pk)
     existing = store.message_by_fingerprint(conn, p.fingerprint) if identified else None
@@ -310,6 +311,8 @@ def _store_message(
     people = people_upkeep.pending_for(pending)
     values["person_id"] = people.person_id(conn, m.from_name, m.from_addr, p.canonical)
     pk = store.add_message(conn, values)
+    if (cache := pending.extras.get(store.KNOWN_KEY)) is not None:
+        cache.stored(p.sha256, raw_id, p.fingerprint)
     people.add_terms(values["person_id"], ctx.list_id, pk, p.topics)
     body, recipients, attachments = details(p)
     search = search_index.placement(
@@ -338,6 +341,8 @@ def _keep_raw(
         if known_id is not None
         else store.add_raw(conn, p.sha256, p.size, p.compressed, p.arrival, known_new=True)
     )
+    if (cache := pending.extras.get(store.KNOWN_KEY)) is not None:
+        cache.stored(p.sha256, raw_id)
     if not where.replay:
         store.record_delivery(pending, raw_id, ctx.list_id, p.arrival, where.source)
     return raw_id

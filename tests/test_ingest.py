@@ -147,3 +147,31 @@ def test_a_refused_body_fails_only_its_own_message(db, contexts, backend) -> Non
     with db.reader() as session:
         stored = session.scalars(select(Message.message_id).order_by(Message.id)).all()
     assert stored == (["good2@x"] if backend == "postgresql" else ["good2@x", "bad2@x"])
+
+
+def test_bulk_copies_within_one_chunk(db, contexts) -> None:
+    """The bulk import asks what is known of a whole chunk at once; copies inside the chunk
+    (same bytes, or the same message with a list footer) and a later cross-post still come
+    out as on the live path."""
+    from mailgate.bulk import import_messages
+
+    base = make_mail("chunk@example.org", "[dev] Annonce", body="Texte commun\n")
+    footer = (
+        b"\n_______________________________________________\nannonces mailing list\n"
+        b"annonces@lists.example.org\nhttps://lists.example.org/listinfo/annonces\n"
+    )
+    other = base.replace(b"Subject: [dev] Annonce", b"Subject: [annonces] Annonce") + footer
+    items = [(base, None), (base, None), (other, None), (make_mail("b@x", "Autre"), None)]
+    summary = import_messages(db, contexts["dev"], items, source="t", workers=1)
+    assert (summary.imported, summary.duplicates) == (2, 2)
+    again = import_messages(db, contexts["annonces"], [(other, None)], source="t", workers=1)
+    assert (again.imported, again.duplicates) == (1, 0)
+    assert _count(db, Message) == 2
+    assert _count(db, RawMessage) == 3
+    with db.reader() as session:
+        lists = session.scalars(
+            select(MessageList.list_id)
+            .join(Message, Message.id == MessageList.message_pk)
+            .where(Message.message_id == "chunk@example.org")
+        ).all()
+    assert sorted(lists) == sorted([contexts["dev"].list_id, contexts["annonces"].list_id])
