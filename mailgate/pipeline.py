@@ -310,7 +310,7 @@ def _store_message(
     values = _message_values(p, raw_id, assignment)
     people = people_upkeep.pending_for(pending)
     values["person_id"] = people.person_id(conn, m.from_name, m.from_addr, p.canonical)
-    pk = store.add_message(conn, values)
+    pk = store.add_message_to_list(conn, values, ctx.list_id, p.arrival)
     if (cache := pending.extras.get(store.KNOWN_KEY)) is not None:
         cache.stored(p.sha256, raw_id, p.fingerprint)
     people.add_terms(values["person_id"], ctx.list_id, pk, p.topics)
@@ -324,7 +324,6 @@ def _store_message(
         language=p.language,
     )
     store.add_details(pending, pk, body, recipients, attachments, search)
-    store.add_to_list(conn, pk, ctx.list_id, raw_id, m.date, p.arrival)
     return pk
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import zstandard
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, DateTime, Integer, bindparam, insert, select, text, update
 
 from mailgate.config import ListConfig
 from mailgate.fastsql import FastStatement
@@ -242,6 +242,38 @@ def add_to_list(
 
 def add_message(conn: Connection, values: dict) -> int:
     return _ADD_MESSAGE.insert(conn, values)
+
+
+def add_message_to_list(conn: Connection, values: dict, list_id: int, arrived_at: datetime) -> int:
+    """Store a message row and its membership of a list (raw copy and date from `values`),
+    in one round trip on PostgreSQL. Returns the message id."""
+    if conn.dialect.name != "postgresql":
+        pk = add_message(conn, values)
+        add_to_list(conn, pk, list_id, values["raw_id"], values["date"], arrived_at)
+        return pk
+    statement = _MESSAGE_IN_LIST.get(tuple(values))
+    if statement is None:
+        statement = _MESSAGE_IN_LIST[tuple(values)] = _message_in_list(conn, tuple(values))
+    return statement.insert(conn, values | {"ml_list": list_id, "ml_arrived": arrived_at})
+
+
+_MESSAGE_IN_LIST: dict[tuple[str, ...], FastStatement] = {}
+
+
+def _message_in_list(conn: Connection, keys: tuple[str, ...]) -> FastStatement:
+    """PostgreSQL: the message row and its list membership in one data-modifying WITH."""
+    quote = conn.dialect.identifier_preparer.quote
+    sql = text(
+        f"WITH m AS (INSERT INTO messages ({', '.join(map(quote, keys))}) "
+        f"VALUES ({', '.join(f':{key}' for key in keys)}) RETURNING id, raw_id, {quote('date')}) "
+        f"INSERT INTO message_lists (message_pk, list_id, raw_id, {quote('date')}, arrived_at) "
+        f"SELECT id, :ml_list, raw_id, {quote('date')}, :ml_arrived FROM m RETURNING message_pk"
+    ).bindparams(
+        *(bindparam(key, type_=msgs_t.c[key].type) for key in keys),
+        bindparam("ml_list", type_=Integer()),
+        bindparam("ml_arrived", type_=DateTime()),
+    )
+    return FastStatement(sql)
 
 
 class PendingRows:
