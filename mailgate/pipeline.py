@@ -265,7 +265,7 @@ def commit(
     raw_id = _keep_raw(conn, p, ctx, where, raw_id, pending)
     assignment = threads.assign_thread(conn, _linkable(m))
     pk = _store_message(conn, p, ctx, raw_id, assignment, pending)
-    thread_id = _update_thread(conn, assignment, m, ctx.list_id, pk)
+    thread_id = _update_thread(conn, assignment, m, pk)
     return IngestResult(Outcome.STORED, ctx.name, m.message_id, pk, thread_id)
 
 
@@ -310,7 +310,8 @@ def _store_message(
     values = _message_values(p, raw_id, assignment)
     people = people_upkeep.pending_for(pending)
     values["person_id"] = people.person_id(conn, m.from_name, m.from_addr, p.canonical)
-    pk = store.add_message_to_list(conn, values, ctx.list_id, p.arrival)
+    bump = _bumps(assignment)
+    pk = store.add_message_to_list(conn, values, ctx.list_id, p.arrival, bump=bump)
     if (cache := pending.extras.get(store.KNOWN_KEY)) is not None:
         cache.stored(p.sha256, raw_id, p.fingerprint)
     people.add_terms(values["person_id"], ctx.list_id, pk, p.topics)
@@ -373,21 +374,22 @@ def _cross_post(
     return IngestResult(Outcome.STORED, ctx.name, mid, pk, thread_id)
 
 
-def _update_thread(
-    conn: Connection, a: threads.Assignment, m: ParsedMessage, list_id: int, pk: int
-) -> int:
+def _bumps(a: threads.Assignment) -> bool:
+    """Whether storing the message counts it in its thread's summary (a new thread, or a
+    reply joining one thread); otherwise `_update_thread` recomputes the summary."""
+    return a.created or not (a.merged or a.parent is None)
+
+
+def _update_thread(conn: Connection, a: threads.Assignment, m: ParsedMessage, pk: int) -> int:
     """Thread summary, then links of messages the newcomer may parent. A Thread-Index parent
     can be dated after its child (clocks differ), so such messages re-link the whole thread.
     A merge may undo a moderator's split or move: those fixes are applied again. Returns the
     message's thread."""
     since = None if a.merged or m.thread_index else m.date
     if a.created:
-        thread_summary.note_message(conn, a.thread_id, list_id, m.date)
         return a.thread_id
-    if a.merged or a.parent is None:
+    if not _bumps(a):
         thread_summary.refresh_thread(conn, a.thread_id)
-    else:
-        thread_summary.note_message(conn, a.thread_id, list_id, m.date)
     threads.relink_weak(conn, a.thread_id, since)
     return replay.after_merge(conn, pk, a.thread_id) if a.merged else a.thread_id
 

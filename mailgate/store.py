@@ -18,6 +18,7 @@ from typing import Any
 import zstandard
 from sqlalchemy import Connection, DateTime, Integer, bindparam, insert, select, text, update
 
+from mailgate import thread_summary
 from mailgate.config import ListConfig
 from mailgate.fastsql import FastStatement
 from mailgate.models import (
@@ -244,34 +245,48 @@ def add_message(conn: Connection, values: dict) -> int:
     return _ADD_MESSAGE.insert(conn, values)
 
 
-def add_message_to_list(conn: Connection, values: dict, list_id: int, arrived_at: datetime) -> int:
-    """Store a message row and its membership of a list (raw copy and date from `values`),
-    in one round trip on PostgreSQL. Returns the message id."""
+def add_message_to_list(
+    conn: Connection, values: dict, list_id: int, arrived_at: datetime, *, bump: bool
+) -> int:
+    """Store a message row and its membership of a list (raw copy, thread and date from
+    `values`); with `bump`, count it in its thread's summary (`thread_summary.note_message`).
+    One round trip on PostgreSQL. Returns the message id."""
     if conn.dialect.name != "postgresql":
         pk = add_message(conn, values)
         add_to_list(conn, pk, list_id, values["raw_id"], values["date"], arrived_at)
+        if bump:
+            thread_summary.note_message(conn, values["thread_id"], list_id, values["date"])
         return pk
-    statement = _MESSAGE_IN_LIST.get(tuple(values))
+    key = (tuple(values), bump)
+    statement = _MESSAGE_IN_LIST.get(key)
     if statement is None:
-        statement = _MESSAGE_IN_LIST[tuple(values)] = _message_in_list(conn, tuple(values))
-    return statement.insert(conn, values | {"ml_list": list_id, "ml_arrived": arrived_at})
+        statement = _MESSAGE_IN_LIST[key] = _message_in_list(conn, *key)
+    params = {"lid": list_id, "ml_arrived": arrived_at}
+    if bump:
+        params["tid"] = values["thread_id"]
+    return statement.insert(conn, values | params)
 
 
-_MESSAGE_IN_LIST: dict[tuple[str, ...], FastStatement] = {}
+_MESSAGE_IN_LIST: dict[tuple[tuple[str, ...], bool], FastStatement] = {}
 
 
-def _message_in_list(conn: Connection, keys: tuple[str, ...]) -> FastStatement:
-    """PostgreSQL: the message row and its list membership in one data-modifying WITH."""
+def _message_in_list(conn: Connection, keys: tuple[str, ...], bump: bool) -> FastStatement:
+    """PostgreSQL: the message row, its list membership and the thread summary bump in one
+    statement of data-modifying WITHs."""
     quote = conn.dialect.identifier_preparer.quote
+    date = quote("date")
+    bumps = f", {thread_summary.PG_BUMP_CTES}" if bump else ""
     sql = text(
         f"WITH m AS (INSERT INTO messages ({', '.join(map(quote, keys))}) "
-        f"VALUES ({', '.join(f':{key}' for key in keys)}) RETURNING id, raw_id, {quote('date')}) "
-        f"INSERT INTO message_lists (message_pk, list_id, raw_id, {quote('date')}, arrived_at) "
-        f"SELECT id, :ml_list, raw_id, {quote('date')}, :ml_arrived FROM m RETURNING message_pk"
+        f"VALUES ({', '.join(f':{key}' for key in keys)}) RETURNING id, raw_id, {date}), "
+        f"ml AS (INSERT INTO message_lists (message_pk, list_id, raw_id, {date}, arrived_at) "
+        f"SELECT id, :lid, raw_id, {date}, :ml_arrived FROM m RETURNING message_pk){bumps} "
+        "SELECT message_pk FROM ml"
     ).bindparams(
         *(bindparam(key, type_=msgs_t.c[key].type) for key in keys),
-        bindparam("ml_list", type_=Integer()),
+        bindparam("lid", type_=Integer()),
         bindparam("ml_arrived", type_=DateTime()),
+        *([bindparam("tid", type_=Integer())] if bump else []),
     )
     return FastStatement(sql)
 

@@ -94,18 +94,20 @@ _BUMP_LIST = FastStatement(
         last_date=func.max(tlists_t.c.last_date, _DATE),
     )
 )
-# PostgreSQL runs both bumps in one round trip (a data-modifying WITH), creating the
-# thread's row for the list when it is the first message there.
+# PostgreSQL runs both bumps in one round trip (data-modifying WITHs), creating the thread's
+# row for the list when it is the first message there. Parameters :tid, :lid and :date;
+# `store.add_message_to_list` runs them with the message's own insert.
+PG_BUMP_CTES = (
+    "bump_thread AS (UPDATE threads SET message_count = message_count + 1, "
+    "first_date = coalesce(least(first_date, :date), :date), "
+    "last_date = coalesce(greatest(last_date, :date), :date) WHERE id = :tid), "
+    "bump_list AS (INSERT INTO thread_lists (thread_id, list_id, first_date, last_date, "
+    "message_count) VALUES (:tid, :lid, :date, :date, 1) ON CONFLICT (thread_id, list_id) "
+    "DO UPDATE SET message_count = thread_lists.message_count + 1, "
+    "last_date = greatest(thread_lists.last_date, excluded.last_date))"
+)
 _PG_BUMP = FastStatement(
-    text(
-        "WITH t AS (UPDATE threads SET message_count = message_count + 1, "
-        "first_date = coalesce(least(first_date, :date), :date), "
-        "last_date = coalesce(greatest(last_date, :date), :date) WHERE id = :tid) "
-        "INSERT INTO thread_lists (thread_id, list_id, first_date, last_date, message_count) "
-        "VALUES (:tid, :lid, :date, :date, 1) ON CONFLICT (thread_id, list_id) DO UPDATE SET "
-        "message_count = thread_lists.message_count + 1, "
-        "last_date = greatest(thread_lists.last_date, excluded.last_date)"
-    ).bindparams(bindparam("date", type_=DateTime()))
+    text(f"WITH {PG_BUMP_CTES} SELECT 1").bindparams(bindparam("date", type_=DateTime()))
 )
 
 
