@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 
-from mailgate import ids, store
+from mailgate import ids, store_known
 from mailgate.db import Database
 from mailgate.models import MessageList, RawMessage
 from mailgate.moderation import blocks
@@ -178,7 +178,7 @@ class _Batch:
         """Ask what the database knows of a chunk's messages in two queries, not one each."""
         if self.guarded:
             return
-        cache = self.pending.extras.setdefault(store.KNOWN_KEY, store.KnownCache())
+        cache = self.pending.extras.setdefault(store_known.KNOWN_KEY, store_known.KnownCache())
         parsed = [p for p in chunk if p.parsed is not None]
         cache.prefetch(self.conn, [p.sha256 for p in parsed], [p.fingerprint for p in parsed])
 

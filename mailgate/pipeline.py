@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, IntegrityError
 
-from mailgate import analysis, ids, search_index, store, thread_summary, threads
+from mailgate import analysis, ids, search_index, store, store_known, thread_summary, threads
 from mailgate.config import Settings
 from mailgate.moderation import blocks, replay
 from mailgate.parse import ParsedMessage, ParseError, parse_message
@@ -255,8 +255,8 @@ def commit(
     if not where.replay and (refused := blocks.check(conn, ctx.name, m.from_addr, p.sha256,
                                                      p.fingerprint, known)):  # fmt: skip
         return _refuse(conn, p, ctx, where, *refused)
-    cache = pending.extras.get(store.KNOWN_KEY)
-    raw_id, identified = store.known(conn, p.sha256, p.fingerprint, cache)
+    cache = pending.extras.get(store_known.KNOWN_KEY)
+    raw_id, identified = store_known.known(conn, p.sha256, p.fingerprint, cache)
     if raw_id is not None and (pk := store.copy_in_list(conn, raw_id, ctx.list_id)):
         return IngestResult(Outcome.DUPLICATE, ctx.name, m.message_id, pk)
     existing = store.message_by_fingerprint(conn, p.fingerprint) if identified else None
@@ -312,7 +312,7 @@ def _store_message(
     values["person_id"] = people.person_id(conn, m.from_name, m.from_addr, p.canonical)
     bump = _bumps(assignment)
     pk = store.add_message_to_list(conn, values, ctx.list_id, p.arrival, bump=bump)
-    if (cache := pending.extras.get(store.KNOWN_KEY)) is not None:
+    if (cache := pending.extras.get(store_known.KNOWN_KEY)) is not None:
         cache.stored(p.sha256, raw_id, p.fingerprint)
     people.add_terms(values["person_id"], ctx.list_id, pk, p.topics)
     body, recipients, attachments = details(p)
@@ -341,7 +341,7 @@ def _keep_raw(
         if known_id is not None
         else store.add_raw(conn, p.sha256, p.size, p.compressed, p.arrival, known_new=True)
     )
-    if (cache := pending.extras.get(store.KNOWN_KEY)) is not None:
+    if (cache := pending.extras.get(store_known.KNOWN_KEY)) is not None:
         cache.stored(p.sha256, raw_id)
     if not where.replay:
         store.record_delivery(pending, raw_id, ctx.list_id, p.arrival, where.source)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -101,12 +101,6 @@ _IN_LIST = FastStatement(
         mlists_t.c.message_pk == bindparam("pk"), mlists_t.c.list_id == bindparam("lid")
     )
 )
-_KNOWN = FastStatement(
-    select(
-        select(raw_t.c.id).where(raw_t.c.sha256 == bindparam("sha")).scalar_subquery(),
-        select(msgs_t.c.id).where(msgs_t.c.fingerprint == bindparam("fp")).scalar_subquery(),
-    )
-)
 _ADD_DELIVERY = FastStatement(insert(Delivery.__table__))
 _ADD_TO_LIST = FastStatement(insert(mlists_t))
 _ADD_MESSAGE = FastStatement(insert(msgs_t), returns_id=True)
@@ -118,57 +112,6 @@ _ADD_SEARCH = FastStatement(insert(SearchDoc.__table__))
 
 def find_raw(conn: Connection, sha256: str) -> int | None:
     return _FIND_RAW.scalar(conn, {"sha": sha256})
-
-
-KNOWN_KEY = "known"
-
-
-class KnownCache:
-    """`known`'s answers for the messages of a prepared chunk, asked in two queries for the
-    chunk (the bulk import), then kept current with what the batch stores. Kept in a batch's
-    `PendingRows.extras` under `KNOWN_KEY`; nothing to write at flush."""
-
-    def __init__(self) -> None:
-        self.raws: dict[str, int | None] = {}
-        self.fingerprints: dict[str, bool] = {}
-
-    def prefetch(self, conn: Connection, shas: Iterable[str], fingerprints: Iterable[str]) -> None:
-        shas = sorted(set(shas) - self.raws.keys())
-        fingerprints = sorted(set(fingerprints) - self.fingerprints.keys())
-        if shas:
-            found = dict(conn.execute(_RAWS_BY_SHA, {"shas": shas}).all())
-            self.raws.update((sha, found.get(sha)) for sha in shas)
-        if fingerprints:
-            stored = set(conn.execute(_FINGERPRINTS, {"fps": fingerprints}).scalars())
-            self.fingerprints.update((fp, fp in stored) for fp in fingerprints)
-
-    def stored(self, sha256: str, raw_id: int, fingerprint: str | None = None) -> None:
-        self.raws[sha256] = raw_id
-        if fingerprint is not None:
-            self.fingerprints[fingerprint] = True
-
-    def flush(self, conn: Connection) -> None:
-        pass
-
-
-_RAWS_BY_SHA = select(raw_t.c.sha256, raw_t.c.id).where(
-    raw_t.c.sha256.in_(bindparam("shas", expanding=True))
-)
-_FINGERPRINTS = select(msgs_t.c.fingerprint).where(
-    msgs_t.c.fingerprint.in_(bindparam("fps", expanding=True))
-)
-
-
-def known(
-    conn: Connection, sha256: str, fingerprint: str, cache: KnownCache | None = None
-) -> tuple[int | None, bool]:
-    """The id of the raw copy with these bytes (or None), and whether a message with this
-    identity is stored: one round trip for the two questions every new message asks, none
-    when `cache` holds both answers."""
-    if cache is not None and sha256 in cache.raws and fingerprint in cache.fingerprints:
-        return cache.raws[sha256], cache.fingerprints[fingerprint]
-    row = _KNOWN.first(conn, {"sha": sha256, "fp": fingerprint})
-    return (row[0], row[1] is not None) if row else (None, False)
 
 
 def add_raw(
