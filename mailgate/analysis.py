@@ -60,6 +60,9 @@ _WORD_CHARS = r"\w\u0300-\u036f"
 _WORD_RE = re.compile(rf"\w[{_WORD_CHARS}]*(?:[{APOSTROPHES}][{_WORD_CHARS}]+)*")
 # The same words in ASCII text, found about 40% faster.
 _ASCII_WORD_RE = re.compile(r"\w+(?:['`]\w+)*", re.ASCII)
+_ASCII_WORD_BYTES = bytes(
+    c if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "'`") else 0x20 for c in range(256)
+)
 _APOSTROPHE_RE = re.compile(f"[{APOSTROPHES}]")
 _COMBINING_RE = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _ANGLE_RE = re.compile(r"<([^<>]*)>")
@@ -105,12 +108,30 @@ def fold(text: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """The words of `text`, unchanged (not folded), in order; see the module rules."""
-    ascii_only = text.isascii()
-    if not ascii_only and not unicodedata.is_normalized("NFC", text):
+    if text.isascii():
+        return _ascii_words(text)
+    if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     if "_" in text:
         text = text.replace("_", " ")
-    return (_ASCII_WORD_RE if ascii_only else _WORD_RE).findall(text)
+    return _WORD_RE.findall(text)
+
+
+def _ascii_words(text: str) -> list[str]:
+    """`tokenize` of ASCII text: every byte but letters, digits and apostrophes becomes a
+    space, so splitting gives the words (about twice as fast as the pattern); the few pieces
+    holding an apostrophe go through the pattern (``don't`` is one word, ``'quoted'`` is
+    ``quoted``)."""
+    pieces = text.encode("ascii").translate(_ASCII_WORD_BYTES).decode("ascii").split()
+    if "'" not in text and "`" not in text:
+        return pieces
+    words: list[str] = []
+    for piece in pieces:
+        if "'" in piece or "`" in piece:
+            words += _ASCII_WORD_RE.findall(piece)
+        else:
+            words.append(piece)
+    return words
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:

@@ -134,6 +134,22 @@ def test_tokenisation_rules() -> None:
     assert tokenize("") == [] and tokenize(" \n\t.,;") == []
 
 
+def test_ascii_words_match_the_word_pattern() -> None:
+    """ASCII text is split by a byte table, not the pattern: the words must be the same."""
+    import random
+    import re
+
+    pattern = re.compile(r"\w+(?:['`]\w+)*", re.ASCII)
+    rng = random.Random(7)
+    alphabet = "ab9Z_'`'-. \t\n\x1c\x7f\"@"
+    samples = ["don't 'quoted' l'homme a''b `x` it's_ok 'a' ''", "_a__b_ 9'9 a' 'a"]
+    samples += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(2000)
+    ]
+    for text in samples:
+        assert tokenize(text) == pattern.findall(text.replace("_", " ")), text
+
+
 def test_hyphenated_and_dotted_words_are_consecutive_terms() -> None:
     assert analyze("extra-financier", "fr") == analyze("extra financier", "fr")
     assert analyze("802.11ax", "fr") == ["802", "11ax"]
