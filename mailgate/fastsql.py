@@ -21,6 +21,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert
 
 Processor = Callable[[Any], Any]
+COPY_MIN_ROWS = 8  # fewer rows are inserted one by one (the live path writes one message)
 
 
 class FastStatement:
@@ -108,8 +109,9 @@ class FastStatement:
     def copy(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert `rows` (this statement is a plain INSERT): on PostgreSQL with a binary COPY,
         which costs the server and the driver a fraction of one INSERT per row and escapes no
-        text; elsewhere with `executemany`. Errors are raised as `executemany` raises them."""
-        if conn.dialect.name != "postgresql":
+        text; for fewer than `COPY_MIN_ROWS` rows (a COPY takes two round trips) and elsewhere
+        with `executemany`. Errors are raised as `executemany` raises them."""
+        if conn.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
             self.executemany(conn, rows)
             return
         table = self.statement.table  # type: ignore[attr-defined]

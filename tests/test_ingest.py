@@ -132,21 +132,25 @@ def test_a_refused_body_fails_only_its_own_message(db, contexts, backend) -> Non
     from dataclasses import replace
 
     from mailgate.bulk import _Batch
+    from mailgate.fastsql import COPY_MIN_ROWS
     from mailgate.pipeline import prepare
 
-    good = prepare(make_mail("good2@x", "Bon"), contexts["dev"])
+    goods = [
+        prepare(make_mail(f"good{i}@x", f"Bon {i}"), contexts["dev"]) for i in range(COPY_MIN_ROWS)
+    ]
     bad = prepare(make_mail("bad2@x", "Mauvais"), contexts["dev"])
     bad = replace(bad, parsed=replace(bad.parsed, text="avant\x00après"))
     with db.engine.connect() as conn:
         batch = _Batch(conn, contexts["dev"], Where("dev", "t"))
-        batch.add(good)
-        batch.add(bad)
+        for prepared in [goods[0], bad, *goods[1:]]:
+            batch.add(prepared)
         outcomes = [r.outcome for r in batch.finish()]
     bad_outcome = Outcome.QUARANTINED if backend == "postgresql" else Outcome.STORED
-    assert outcomes == [Outcome.STORED, bad_outcome]
+    assert outcomes == [Outcome.STORED, bad_outcome] + [Outcome.STORED] * (COPY_MIN_ROWS - 1)
     with db.reader() as session:
-        stored = session.scalars(select(Message.message_id).order_by(Message.id)).all()
-    assert stored == (["good2@x"] if backend == "postgresql" else ["good2@x", "bad2@x"])
+        stored = set(session.scalars(select(Message.message_id)))
+    expected = {f"good{i}@x" for i in range(COPY_MIN_ROWS)}
+    assert stored == (expected if backend == "postgresql" else expected | {"bad2@x"})
 
 
 def test_bulk_copies_within_one_chunk(db, contexts) -> None:
