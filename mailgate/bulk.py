@@ -175,8 +175,9 @@ class _Batch:
         self.guarded = False
 
     def prefetch(self, chunk: list[Prepared]) -> None:
-        """Ask what the database knows of a chunk's messages in two queries, not one each."""
-        if self.guarded:
+        """PostgreSQL: ask what the database knows of a chunk's messages in two queries, not
+        one round trip each (on SQLite a lookup costs less than the cache's bookkeeping)."""
+        if self.guarded or self.conn.dialect.name != "postgresql":
             return
         cache = self.pending.extras.setdefault(store_known.KNOWN_KEY, store_known.KnownCache())
         parsed = [p for p in chunk if p.parsed is not None]

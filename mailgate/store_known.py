@@ -1,14 +1,16 @@
 """What the database already holds of an incoming message: raw copies by hash, messages by
 identity (fingerprint).
 
-`known` answers both for one message in one round trip (the live path); the bulk import
-keeps a `KnownCache` per batch, filled for a whole prepared chunk in two queries and kept
-current with what the batch stores. Called by `mailgate.pipeline` and `mailgate.bulk`.
+`known` answers both for one message in one round trip (the live path, and the bulk import
+on SQLite); the bulk import on PostgreSQL keeps a `KnownCache` per batch, filled for a whole
+prepared chunk in two queries and kept current with what the batch stores. Called by
+`mailgate.pipeline` and `mailgate.bulk`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
@@ -40,12 +42,15 @@ class KnownCache:
     def prefetch(self, conn: Connection, shas: Iterable[str], fingerprints: Iterable[str]) -> None:
         shas = sorted(set(shas) - self.raws.keys())
         fingerprints = sorted(set(fingerprints) - self.fingerprints.keys())
-        if shas:
-            found = dict(conn.execute(_RAWS_BY_SHA, {"shas": shas}).all())
-            self.raws.update((sha, found.get(sha)) for sha in shas)
-        if fingerprints:
-            stored = set(conn.execute(_FINGERPRINTS, {"fps": fingerprints}).scalars())
-            self.fingerprints.update((fp, fp in stored) for fp in fingerprints)
+        for start in range(0, len(shas), MAX_PREFETCH):
+            part = shas[start : start + MAX_PREFETCH]
+            found = dict(_lookup(raw_t.c.sha256, raw_t.c.id, len(part)).all(conn, _keys(part)))
+            self.raws.update((sha, found.get(sha)) for sha in part)
+        for start in range(0, len(fingerprints), MAX_PREFETCH):
+            part = fingerprints[start : start + MAX_PREFETCH]
+            rows = _lookup(msgs_t.c.fingerprint, msgs_t.c.id, len(part)).all(conn, _keys(part))
+            stored = {fp for fp, _id in rows}
+            self.fingerprints.update((fp, fp in stored) for fp in part)
 
     def stored(self, sha256: str, raw_id: int, fingerprint: str | None = None) -> None:
         self.raws[sha256] = raw_id
@@ -56,12 +61,23 @@ class KnownCache:
         pass
 
 
-_RAWS_BY_SHA = select(raw_t.c.sha256, raw_t.c.id).where(
-    raw_t.c.sha256.in_(bindparam("shas", expanding=True))
-)
-_FINGERPRINTS = select(msgs_t.c.fingerprint).where(
-    msgs_t.c.fingerprint.in_(bindparam("fps", expanding=True))
-)
+MAX_PREFETCH = 64  # keys a lookup statement takes at once
+_LOOKUPS: dict[tuple[str, int], FastStatement] = {}
+
+
+def _lookup(key: Any, value: Any, n: int) -> FastStatement:
+    """SELECT key, value WHERE key IN (n parameters), built once per column and count (the
+    driver runs it without SQLAlchemy's per-execution work)."""
+    statement = _LOOKUPS.get((key.table.name, n))
+    if statement is None:
+        keys = [bindparam(f"k{i}") for i in range(n)]
+        statement = FastStatement(select(key, value).where(key.in_(keys)))
+        _LOOKUPS[(key.table.name, n)] = statement
+    return statement
+
+
+def _keys(values: list[str]) -> dict[str, str]:
+    return {f"k{i}": value for i, value in enumerate(values)}
 
 
 def known(
