@@ -91,6 +91,7 @@ _BUMP_LIST = FastStatement(
     .where(tlists_t.c.thread_id == bindparam("tid"), tlists_t.c.list_id == bindparam("lid"))
     .values(
         message_count=tlists_t.c.message_count + 1,
+        first_date=func.min(tlists_t.c.first_date, _DATE),
         last_date=func.max(tlists_t.c.last_date, _DATE),
     )
 )
@@ -104,6 +105,7 @@ PG_BUMP_CTES = (
     "bump_list AS (INSERT INTO thread_lists (thread_id, list_id, first_date, last_date, "
     "message_count) VALUES (:tid, :lid, :date, :date, 1) ON CONFLICT (thread_id, list_id) "
     "DO UPDATE SET message_count = thread_lists.message_count + 1, "
+    "first_date = least(thread_lists.first_date, excluded.first_date), "
     "last_date = greatest(thread_lists.last_date, excluded.last_date))"
 )
 _PG_BUMP = FastStatement(

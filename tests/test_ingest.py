@@ -179,3 +179,27 @@ def test_bulk_copies_within_one_chunk(db, contexts) -> None:
             .where(Message.message_id == "chunk@example.org")
         ).all()
     assert sorted(lists) == sorted([contexts["dev"].list_id, contexts["annonces"].list_id])
+
+
+def test_bulk_summary_of_a_reply_dated_before_its_parent(db, contexts) -> None:
+    """A reply whose clock was behind its parent's moves the thread's first date, on the
+    thread and on the list (the bulk import bumps the summaries instead of recomputing)."""
+    from mailgate.bulk import import_messages
+    from mailgate.models import Thread, ThreadList
+
+    root = make_mail("root@x", "Question", minutes=30)
+    reply = make_mail("reply@x", "Re: Question", minutes=5, in_reply_to="root@x")
+    summary = import_messages(
+        db, contexts["dev"], [(root, None), (reply, None)], workers=1, source="t"
+    )
+    assert summary.imported == 2
+    with db.reader() as session:
+        dates = sorted(session.scalars(select(Message.date)))
+        thread = session.scalars(select(Thread)).one()
+        per_list = session.scalars(select(ThreadList)).one()
+    assert (thread.first_date, thread.last_date, thread.message_count) == (dates[0], dates[1], 2)
+    assert (per_list.first_date, per_list.last_date, per_list.message_count) == (
+        dates[0],
+        dates[1],
+        2,
+    )
