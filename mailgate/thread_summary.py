@@ -1,8 +1,9 @@
 """Thread summaries: message counts and first/last dates per thread and per list.
 
-`note_message` bumps them for one new visible message (two cheap statements on SQLite, one
-on PostgreSQL); `refresh_thread` recomputes them from the thread's visible messages (after
-merges, moves, hiding). Called by `mailgate.threads`, the ingest pipeline and moderation.
+`note_message` bumps them for one new visible message (two cheap statements on SQLite; on
+PostgreSQL `store.add_message_to_list` runs `PG_BUMP_CTES` inside the message's own insert);
+`refresh_thread` recomputes them from the thread's visible messages (after merges, moves,
+hiding). Called by `mailgate.threads`, `mailgate.store`, the ingest pipeline and moderation.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     update,
 )
 
@@ -95,9 +95,9 @@ _BUMP_LIST = FastStatement(
         last_date=func.max(tlists_t.c.last_date, _DATE),
     )
 )
-# PostgreSQL runs both bumps in one round trip (data-modifying WITHs), creating the thread's
-# row for the list when it is the first message there. Parameters :tid, :lid and :date;
-# `store.add_message_to_list` runs them with the message's own insert.
+# PostgreSQL's bumps, as data-modifying WITHs that `store.add_message_to_list` runs with the
+# message's own insert (creating the thread's row for the list when it is the first message
+# there). Parameters :tid, :lid and :date.
 PG_BUMP_CTES = (
     "bump_thread AS (UPDATE threads SET message_count = message_count + 1, "
     "first_date = coalesce(least(first_date, :date), :date), "
@@ -108,17 +108,12 @@ PG_BUMP_CTES = (
     "first_date = least(thread_lists.first_date, excluded.first_date), "
     "last_date = greatest(thread_lists.last_date, excluded.last_date))"
 )
-_PG_BUMP = FastStatement(
-    text(f"WITH {PG_BUMP_CTES} SELECT 1").bindparams(bindparam("date", type_=DateTime()))
-)
 
 
 def note_message(conn: Connection, thread_id: int, list_id: int, date: datetime) -> None:
-    """Cheap summary update for one new visible message in a thread (the bulk-import path)."""
+    """Cheap summary update for one new visible message in a thread (SQLite; see the module
+    docstring for PostgreSQL)."""
     params = {"tid": thread_id, "lid": list_id, "date": date}
-    if conn.dialect.name == "postgresql":
-        _PG_BUMP.execute(conn, params)
-        return
     _BUMP_THREAD.execute(conn, params)
     if not _BUMP_LIST.rowcount(conn, params):
         _NEW_THREAD_LIST.execute(
