@@ -203,3 +203,31 @@ def test_bulk_summary_of_a_reply_dated_before_its_parent(db, contexts) -> None:
         dates[1],
         2,
     )
+
+
+def test_chunk_cache_holds_what_the_database_holds(db, contexts, backend) -> None:
+    """PostgreSQL: the import's chunk cache answers `known` as the database would, before and
+    after the batch stores a message (a wrong answer would only show as a replayed batch).
+    SQLite asks per message and keeps no cache."""
+    from mailgate import store_known
+    from mailgate.bulk import _Batch, import_messages
+    from mailgate.pipeline import prepare
+
+    old = make_mail("old@example.org", "Ancien")
+    import_messages(db, contexts["dev"], [(old, None)], source="t", workers=1)
+    chunk = [prepare(raw, contexts["dev"]) for raw in (old, make_mail("new@example.org", "Neuf"))]
+    with db.engine.connect() as conn:
+        batch = _Batch(conn, contexts["dev"], Where("dev", "t"))
+        batch.prefetch(chunk)
+        cache = batch.pending.extras.get(store_known.KNOWN_KEY)
+        if backend != "postgresql":
+            assert cache is None
+            return
+        answers = [store_known.known(conn, p.sha256, p.fingerprint) for p in chunk]
+        assert [store_known.known(conn, p.sha256, p.fingerprint, cache) for p in chunk] == answers
+        assert answers[0][0] is not None and answers[0][1] and answers[1] == (None, False)
+        batch.add(chunk[1])
+        stored = store_known.known(conn, chunk[1].sha256, chunk[1].fingerprint)
+        assert stored[0] is not None and stored[1]
+        assert store_known.known(conn, chunk[1].sha256, chunk[1].fingerprint, cache) == stored
+        batch.finish()
