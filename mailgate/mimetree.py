@@ -21,15 +21,43 @@ from email import errors
 from email.message import Message
 from email.parser import Parser
 from email.policy import compat32
+from typing import Any
 
 MAX_DEPTH = 8  # multipart nesting handled here; deeper trees go to the standard parser
 MULTIPART_ENCODINGS = ("7bit", "8bit", "binary")
+INDEXED_FIELDS = 8  # a header block with this many fields gets a name index
 # The standard parser's header line test (email.feedparser.headerRE), one whole line each.
 _HEADER_BLOCK = re.compile(r"(?:(?:From |[\041-\071\073-\176]*:|[\t ])[^\n]*\n)*")
 # One field: its name, then its value with continuation lines (names hold no colon or space).
 _FIELD = re.compile(r"([\041-\071\073-\176]*):([^\n]*\n(?:[\t ][^\n]*\n)*)")
 _EOL_AT_END = re.compile(r"(?:\r\n|\n)\Z")
 _headers = Parser(policy=compat32)
+
+
+class _Message(Message):
+    """A compat32 `Message` whose `get` finds a field in a dict of the lower-case names when
+    it has many fields (list mail has dozens, and the standard `get` lowercases every name on
+    each call). The index is rebuilt when the field list changed."""
+
+    _indexed: list | None = None
+    _count = 0
+    _index: dict[str, tuple[str, str]]
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        headers = self._headers
+        if len(headers) < INDEXED_FIELDS:
+            return super().get(name, failobj)
+        if self._indexed is not headers or self._count != len(headers):
+            index: dict[str, tuple[str, str]] = {}
+            for field in reversed(headers):
+                index[field[0].lower()] = field
+            self._index, self._indexed, self._count = index, headers, len(headers)
+        found = self._index.get(name.lower())
+        return failobj if found is None else self.policy.header_fetch_parse(*found)
+
+    def replace_header(self, _name: str, _value: Any) -> None:
+        self._indexed = None  # the only change that keeps the list and its length
+        super().replace_header(_name, _value)
 
 
 class _Unsupported(Exception):
@@ -79,7 +107,7 @@ def _entity(text: str, start: int, end: int) -> tuple[Message, int]:
         body = block_end + 2
     else:
         raise _Unsupported
-    msg = Message()
+    msg = _Message()
     if block_end == start:
         return msg, body
     block = text[start:block_end]

@@ -63,6 +63,39 @@ def test_same_tree_as_the_standard_parser_on_every_sample() -> None:
     assert fast > len(raws) * 0.8  # most mail takes the fast path
 
 
+def test_header_lookups_answer_as_the_standard_message() -> None:
+    """Header blocks with many fields are looked up through an index; every name, in any
+    case, gives what the standard `Message.get` gives, also after the fields change."""
+    raw = b"".join(b"X-F%d: value %d\n" % (i % 7, i) for i in range(20))
+    raw += b"Subject: s\nsubject: second\nContent-Type: text/plain; charset=latin-1\n\nbody\n"
+    tree, standard = mimetree.parse(raw), email.message_from_bytes(raw)
+    assert tree is not None and len(tree.keys()) >= mimetree.INDEXED_FIELDS
+    names = {*standard.keys(), "SUBJECT", "x-f3", "absent"}
+
+    def same() -> None:
+        for name in names:
+            assert tree.get(name, "-") == standard.get(name, "-"), name
+            assert tree[name] == standard[name], name
+            assert tree.get_all(name) == standard.get_all(name), name
+        assert tree.get_content_charset() == standard.get_content_charset()
+
+    same()
+    for msg in (tree, standard):
+        msg.replace_header("subject", "replaced")
+    same()
+    for msg in (tree, standard):
+        del msg["x-f3"]
+        msg["X-F3"] = "added"
+        msg.set_param("charset", "utf-8")
+        msg.add_header("X-Extra", "one")
+    same()
+    for raw in _samples()[:200]:
+        tree, standard = mimetree.parse(raw), email.message_from_bytes(raw)
+        if tree is not None:
+            for name in {*standard.keys(), "content-type", "absent"}:
+                assert tree.get(name) == standard.get(name)
+
+
 NESTED = (
     b"From: a@x\r\nSubject: nested\r\nContent-Type: multipart/mixed; boundary=outer\r\n\r\n"
     b"preamble line\r\n--outer\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n"
