@@ -144,10 +144,31 @@ def test_ascii_words_match_the_word_pattern() -> None:
     alphabet = "ab9Z_'`'-. \t\n\x1c\x7f\"@"
     samples = ["don't 'quoted' l'homme a''b `x` it's_ok 'a' ''", "_a__b_ 9'9 a' 'a"]
     samples += [
-        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(2000)
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(5000)
     ]
     for text in samples:
         assert tokenize(text) == pattern.findall(text.replace("_", " ")), text
+
+
+def test_plain_ascii_words_are_folded_then_stemmed() -> None:
+    """Letters-and-digits words take a short path: lower case, digits as they are, long
+    words truncated, the rest stemmed, as the general rule gives."""
+    import snowballstemmer
+
+    rng = random.Random(11)
+    stemmers = {"fr": snowballstemmer.stemmer("french"), "en": snowballstemmer.stemmer("english")}
+    words = ["Connected", "RÉSEAU".encode().decode("ascii", "ignore"), "12345", "0x1F", "A" * 80]
+    words += ["".join(rng.choice("aeiouRSTNLC0123456789") for _ in range(rng.randint(1, 70)))
+              for _ in range(3000)]  # fmt: skip
+    words += [
+        "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 70))) for _ in range(300)
+    ]
+    for word in words:
+        for language, stemmer in stemmers.items():
+            folded = word.lower()
+            long = len(folded) > MAX_TERM_LENGTH
+            expected = folded[:MAX_TERM_LENGTH] if long else stemmer.stemWord(folded) or folded
+            assert analyze(word, language) == [expected], (word, language)
 
 
 def test_hyphenated_and_dotted_words_are_consecutive_terms() -> None:

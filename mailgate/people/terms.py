@@ -10,9 +10,10 @@ gestion", "supply chain"); quoted text, signatures and footers never reach here.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import lru_cache
 
 from mailgate import analysis
@@ -82,15 +83,10 @@ def _topic_word(word: str, language: str) -> tuple[str, str] | None:
     return None if display is None else (stem, display)
 
 
-def _topic_function(language: str) -> Callable[[str], tuple[str, str] | None]:
-    @lru_cache(maxsize=TERM_CACHE_SIZE)
-    def topic(word: str) -> tuple[str, str] | None:
-        return _topic_word(word, language)
-
-    return topic
-
-
-_TOPIC = {language: _topic_function(language) for language in analysis.LANGUAGES}
+_TOPIC = {
+    language: analysis.WordCache(functools.partial(_topic_word, language=language), TERM_CACHE_SIZE)
+    for language in analysis.LANGUAGES
+}
 
 
 def _rank(item: tuple[str, int]) -> tuple[int, int, str]:
@@ -116,7 +112,7 @@ def message_terms(text: str, language: str) -> tuple[tuple[str, str, int], ...]:
     shown: dict[str, str] = {}  # the display form of a key where it first occurs
     previous: tuple[str, str] | None = None  # (stem, display) of the last content word
     link = ""
-    for word, found in zip(words, map(_TOPIC[language], words), strict=True):
+    for word, found in zip(words, map(_TOPIC[language].__getitem__, words), strict=True):
         if found is None:
             if previous is not None and not link and word.lower() in LINK_WORDS:
                 link = word.lower()
