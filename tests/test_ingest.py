@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from mailgate import store
+from mailgate import ids, store
 from mailgate.models import Body, Delivery, Message, MessageList, Quarantine, RawMessage
 from mailgate.pipeline import Outcome, Where, ingest
 from tests.mailfactory import make_mail
@@ -231,3 +231,23 @@ def test_chunk_cache_holds_what_the_database_holds(db, contexts, backend) -> Non
         assert stored[0] is not None and stored[1]
         assert store_known.known(conn, chunk[1].sha256, chunk[1].fingerprint, cache) == stored
         batch.finish()
+
+
+def test_duplicate_check_starts_from_the_hashes(db, contexts, backend) -> None:
+    """The bulk import's per-chunk duplicate check looks the chunk's hashes up, whatever the
+    size of the list: walking the list's messages made re-imports slow down as it grew."""
+    from mailgate.bulk import CHUNK_MESSAGES, already_here_query, import_messages
+
+    mails = [make_mail(f"m{i}@example.org", f"Sujet {i}") for i in range(3)]
+    import_messages(db, contexts["dev"], [(raw, None) for raw in mails], source="t", workers=1)
+    again = import_messages(db, contexts["dev"], [(raw, None) for raw in mails], source="t")
+    assert (again.imported, again.duplicates) == (0, 3)
+    if backend != "sqlite":
+        return
+    shas = [ids.sha256_hex(b"%d" % i) for i in range(CHUNK_MESSAGES)]  # a whole chunk
+    query = already_here_query(shas, contexts["dev"].list_id)
+    compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+    with db.engine.connect() as conn:
+        plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")]
+    assert plan[0].startswith("SEARCH raw_messages USING COVERING INDEX"), plan
+    assert "(sha256=?)" in plan[0], plan
