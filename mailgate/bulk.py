@@ -53,6 +53,7 @@ LOOKUP_TABLES = (
 )
 CHUNK_MESSAGES = 32
 MAX_CHUNKS_IN_FLIGHT = 16
+WORKER_NICENESS = 10  # added to the workers' nice value (Unix)
 
 
 @dataclass
@@ -138,10 +139,7 @@ def _prepared_chunks(
         for chunk in chunks:
             yield _prepare_chunk(chunk, ctx)
         return
-    context = multiprocessing.get_context(
-        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    )
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with worker_pool(workers) as pool:
         pending: collections.deque[Future[list[Prepared]]] = collections.deque()
         for chunk in chunks:
             pending.append(pool.submit(_prepare_chunk, chunk, ctx))
@@ -149,6 +147,21 @@ def _prepared_chunks(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """The processes that prepare messages. They run at a lower priority than this process:
+    the writer is the stage every message waits for (and, on PostgreSQL, so is the server
+    process it waits on), so when all cores are busy it goes first."""
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_lower_priority)
+
+
+def _lower_priority() -> None:
+    if hasattr(os, "nice"):
+        os.nice(WORKER_NICENESS)
 
 
 def default_workers() -> int:

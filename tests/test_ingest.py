@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from mailgate import ids, store
@@ -251,3 +252,18 @@ def test_duplicate_check_starts_from_the_hashes(db, contexts, backend) -> None:
         plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")]
     assert plan[0].startswith("SEARCH raw_messages USING COVERING INDEX"), plan
     assert "(sha256=?)" in plan[0], plan
+
+
+def test_preparing_workers_yield_to_the_writer() -> None:
+    """The processes that parse and analyse run at a lower priority than the importing
+    process, which writes every message and is the stage all of them wait for."""
+    import os
+
+    from mailgate.bulk import WORKER_NICENESS, worker_pool
+
+    if not hasattr(os, "nice"):
+        pytest.skip("no process priorities on this platform")
+    mine = os.nice(0)
+    with worker_pool(1) as pool:
+        theirs = pool.submit(os.nice, 0).result()
+    assert theirs == min(mine + WORKER_NICENESS, 19)
