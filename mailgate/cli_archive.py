@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
+from mailgate import quarantine_store
 from mailgate import rebuild as rebuilding
-from mailgate import store
 from mailgate.bulk import ImportSummary, import_messages
 from mailgate.cli_runtime import Runtime, emit_json, with_runtime
 from mailgate.config import ConfigError
@@ -137,7 +137,7 @@ def quarantine() -> None:
 def quarantine_list(runtime: Runtime, as_json: bool, include_resolved: bool) -> None:
     """List quarantined messages with their reasons."""
     with runtime.db.reader() as session:
-        entries = store.quarantine_entries(session.connection(), include_resolved=include_resolved)
+        entries = quarantine_store.entries(session.connection(), include_resolved=include_resolved)
     if as_json:
         emit_json(
             [
@@ -170,7 +170,7 @@ def quarantine_retry(runtime: Runtime, entry_ids: tuple[int, ...]) -> None:
     """Run quarantined messages through ingest again (all of them when no id is given)."""
     contexts = runtime.contexts()
     with runtime.db.reader() as session:
-        pending = [e.id for e in store.quarantine_entries(session.connection())]
+        pending = [e.id for e in quarantine_store.entries(session.connection())]
     targets = [i for i in entry_ids] if entry_ids else pending
     unknown = set(targets) - set(pending)
     if unknown:
@@ -178,14 +178,14 @@ def quarantine_retry(runtime: Runtime, entry_ids: tuple[int, ...]) -> None:
     stored = 0
     for entry_id in targets:
         with runtime.db.engine.begin() as conn:
-            raw, list_name = store.quarantined_raw(conn, entry_id) or (b"", "")
+            raw, list_name = quarantine_store.raw_of(conn, entry_id) or (b"", "")
             ctx = contexts.get(list_name)
             if ctx is None:
                 click.echo(f"#{entry_id}: list {list_name!r} is not configured; kept")
                 continue
             result = ingest(conn, raw, ctx, Where(list_name, f"retry:{entry_id}"))
             if result.outcome.value != "quarantined":
-                store.resolve_quarantine(conn, entry_id)
+                quarantine_store.resolve(conn, entry_id)
                 stored += 1
             click.echo(f"#{entry_id}: {result.outcome.value} {result.reason}".rstrip())
     click.echo(f"{stored} of {len(targets)} archived")

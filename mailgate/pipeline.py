@@ -3,9 +3,10 @@
 Every entry point (SMTP, LMTP, IMAP, mbox/Maildir import, quarantine retry) calls `ingest` or
 `ingest_prepared`. The steps, in order and all visible here:
 
-1. `prepare` (pure, may run in a worker process): hash and compress the raw bytes, parse,
-   split own text from quotes/signatures, analyse search terms, compute the identity
-   fingerprint. Mail that cannot be parsed becomes a quarantine entry with its reason.
+1. `prepare` (pure, may run in a worker process; `mailgate.prepared`): hash and compress the
+   raw bytes, parse, split own text from quotes/signatures, analyse search terms, compute the
+   identity fingerprint. Mail that cannot be parsed becomes a quarantine entry with its
+   reason.
 2. `commit` (one database transaction, the caller's): refuse what moderation blocks (a banned
    sender is quarantined, a copy of erased mail is dropped; one key lookup, not on replay),
    dedupe by raw bytes then by fingerprint
@@ -20,44 +21,44 @@ import commits batches (see `mailgate.bulk`).
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass, replace
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, IntegrityError
 
-from mailgate import analysis, ids, search_index, store, store_known, thread_summary, threads
-from mailgate.config import Settings
+from mailgate import (
+    quarantine_store,
+    search_index,
+    store,
+    store_known,
+    thread_summary,
+    threads,
+)
 from mailgate.moderation import blocks, replay
-from mailgate.parse import ParsedMessage, ParseError, parse_message
-from mailgate.people import config as people_config
-from mailgate.people import terms as people_terms
+from mailgate.parse import ParsedMessage
 from mailgate.people import upkeep as people_upkeep
-from mailgate.quoting import split_body
-from mailgate.store import compress, utcnow
+from mailgate.prepared import ListContext, Prepared, list_contexts, prepare
 
 SNIPPET_CHARS = 240
+__all__ = [
+    "IngestResult",
+    "ListContext",
+    "Outcome",
+    "Prepared",
+    "Where",
+    "commit",
+    "commit_guarded",
+    "ingest",
+    "list_contexts",
+    "prepare",
+]
 
 
 class Outcome(enum.StrEnum):
     STORED = "stored"
     DUPLICATE = "duplicate"
     QUARANTINED = "quarantined"
-
-
-@dataclass(frozen=True, slots=True)
-class ListContext:
-    """What preparing a message for one list needs (picklable, for worker processes)."""
-
-    name: str
-    list_id: int
-    language: str
-    timezone: str
-    list_addresses: frozenset[str]
-    domain_aliases: tuple[tuple[str, str], ...] = ()
-    plus_separator: str = "+"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,79 +81,7 @@ class IngestResult:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A message ready to commit, or (parsed is None) a quarantine entry with its reason."""
-
-    sha256: str
-    size: int
-    compressed: bytes
-    arrival: datetime
-    parsed: ParsedMessage | None = None
-    reason: str = ""
-    own_text: str = ""
-    zones: str = "[]"
-    language: str = "fr"
-    fingerprint: str = ""
-    search: dict[str, str] | None = None
-    canonical: str = ""
-    topics: tuple[tuple[str, str, int], ...] = ()
-
-
-def prepare(raw: bytes, ctx: ListContext, arrival: datetime | None = None) -> Prepared:
-    """Everything about a message that needs no database (safe to run in another process)."""
-    sha = ids.sha256_hex(raw)
-    now = utcnow()
-    base = {"sha256": sha, "size": len(raw), "compressed": compress(raw)}
-    try:
-        parsed = parse_message(
-            raw,
-            arrival=arrival or now,
-            default_tz=ZoneInfo(ctx.timezone),
-            list_addresses=ctx.list_addresses,
-        )
-        split = split_body(
-            parsed.text, author_name=parsed.from_name, author_address=parsed.from_addr
-        )
-        own = split.own_text
-        language = analysis.guess_language(own, ctx.language)
-        search = search_index.terms(
-            subject=parsed.subject,
-            from_name=parsed.from_name,
-            from_addr=parsed.from_addr,
-            recipients=(*parsed.to, *parsed.cc),
-            own_text=own,
-            language=language,
-            filenames=[a.filename for a in parsed.attachments if not a.content_id or not a.inline],
-        )
-    except ParseError as exc:
-        return Prepared(**base, arrival=arrival or now, reason=str(exc))
-    except Exception as exc:
-        return Prepared(
-            **base, arrival=arrival or now, reason=f"could not process: {type(exc).__name__}: {exc}"
-        )
-    zones = json.dumps([[z.kind, z.start, z.end] for z in split.zones])
-    fingerprint = ids.fingerprint(
-        parsed.message_id, parsed.from_addr, parsed.subject_key, parsed.body_key
-    )
-    canonical = people_config.canonical_address(
-        parsed.from_addr, ctx.domain_aliases, ctx.plus_separator
-    )
-    return Prepared(
-        **base,
-        canonical=canonical,
-        topics=people_terms.message_terms(people_terms.authored_text(parsed, own), language),
-        arrival=arrival or parsed.received or parsed.date,
-        parsed=parsed,
-        own_text=own,
-        zones=zones,
-        language=language,
-        fingerprint=fingerprint,
-        search=search,
-    )
-
-
-def _message_values(p: Prepared, raw_id: int, assignment: threads.Assignment) -> dict:
+def _message_values(p: Prepared, raw_id: int | None, assignment: threads.Assignment) -> dict:
     m = p.parsed
     assert m is not None
     snippet = " ".join(p.own_text.split())[:SNIPPET_CHARS]
@@ -262,9 +191,8 @@ def commit(
     existing = store.message_by_fingerprint(conn, p.fingerprint) if identified else None
     if existing is not None:
         return _cross_post(conn, p, ctx, where, existing, raw_id, pending)
-    raw_id = _keep_raw(conn, p, ctx, where, raw_id, pending)
     assignment = threads.assign_thread(conn, _linkable(m))
-    pk = _store_message(conn, p, ctx, raw_id, assignment, pending)
+    pk = _store_message(conn, p, ctx, where, raw_id, assignment, pending)
     thread_id = _update_thread(conn, assignment, m, pk)
     return IngestResult(Outcome.STORED, ctx.name, m.message_id, pk, thread_id)
 
@@ -283,7 +211,7 @@ def _refuse(
 def _quarantine(
     conn: Connection, p: Prepared, ctx: ListContext, where: Where, reason: str
 ) -> IngestResult:
-    store.quarantine(
+    quarantine_store.keep(
         conn,
         sha256=p.sha256,
         size=p.size,
@@ -299,19 +227,24 @@ def _store_message(
     conn: Connection,
     p: Prepared,
     ctx: ListContext,
-    raw_id: int,
+    where: Where,
+    known_raw: int | None,
     assignment: threads.Assignment,
     pending: store.PendingRows,
 ) -> int:
-    """The skeleton row and list membership; body, recipients, attachments and the search
-    document (with its date-ordered key and markers) are queued in `pending`."""
+    """The raw copy unless it is `known_raw`, the skeleton row and list membership (one
+    statement on PostgreSQL); body, recipients, attachments and the search document (with
+    its date-ordered key and markers) are queued in `pending`."""
     m = p.parsed
     assert m is not None
-    values = _message_values(p, raw_id, assignment)
+    values = _message_values(p, known_raw, assignment)
     people = people_upkeep.pending_for(pending)
     values["person_id"] = people.person_id(conn, m.from_name, m.from_addr, p.canonical)
-    bump = _bumps(assignment)
-    pk = store.add_message_to_list(conn, values, ctx.list_id, p.arrival, bump=bump)
+    new_raw = store.NewRaw(p.sha256, p.size, p.compressed, p.arrival) if known_raw is None else None
+    pk, raw_id = store.add_message_to_list(
+        conn, values, ctx.list_id, p.arrival, bump=_bumps(assignment), new_raw=new_raw
+    )
+    _raw_kept(p, ctx, where, raw_id, pending)
     if (cache := pending.extras.get(store_known.KNOWN_KEY)) is not None:
         cache.stored(p.sha256, raw_id, p.fingerprint)
     people.add_terms(values["person_id"], ctx.list_id, pk, p.topics)
@@ -341,11 +274,18 @@ def _keep_raw(
         if known_id is not None
         else store.add_raw(conn, p.sha256, p.size, p.compressed, p.arrival, known_new=True)
     )
+    _raw_kept(p, ctx, where, raw_id, pending)
+    return raw_id
+
+
+def _raw_kept(
+    p: Prepared, ctx: ListContext, where: Where, raw_id: int, pending: store.PendingRows
+) -> None:
+    """Note a raw copy kept for this list: in the chunk cache, and in the delivery ledger."""
     if (cache := pending.extras.get(store_known.KNOWN_KEY)) is not None:
         cache.stored(p.sha256, raw_id)
     if not where.replay:
         store.record_delivery(pending, raw_id, ctx.list_id, p.arrival, where.source)
-    return raw_id
 
 
 def _cross_post(
@@ -417,22 +357,3 @@ def commit_guarded(conn: Connection, p: Prepared, ctx: ListContext, where: Where
 def ingest(conn: Connection, raw: bytes, ctx: ListContext, where: Where) -> IngestResult:
     """Prepare and store one message in the caller's transaction (the live path)."""
     return commit_guarded(conn, prepare(raw, ctx, where.arrival), ctx, where)
-
-
-def list_contexts(settings: Settings, list_ids: dict[str, int]) -> dict[str, ListContext]:
-    """A ListContext per list in the database (ids from `store.sync_lists`); lists created by
-    an import without configuration get the default language."""
-    addresses = frozenset(lst.address.lower() for lst in settings.lists)
-    people = people_config.people_settings(settings)
-    return {
-        name: ListContext(
-            name=name,
-            list_id=list_id,
-            language=getattr(settings.list_by_name(name), "language", settings.language),
-            timezone=settings.timezone,
-            list_addresses=addresses,
-            domain_aliases=people.domain_aliases,
-            plus_separator=people.plus_separator,
-        )
-        for name, list_id in list_ids.items()
-    }

@@ -28,7 +28,6 @@ from mailgate.models import (
     MailingList,
     Message,
     MessageList,
-    Quarantine,
     RawMessage,
     Recipient,
     SearchDoc,
@@ -41,7 +40,6 @@ raw_t = RawMessage.__table__
 msgs_t = Message.__table__
 mlists_t = MessageList.__table__
 lists_t = MailingList.__table__
-quarantine_t = Quarantine.__table__
 
 
 def utcnow() -> datetime:
@@ -188,48 +186,99 @@ def add_message(conn: Connection, values: dict) -> int:
     return _ADD_MESSAGE.insert(conn, values)
 
 
+@dataclass(frozen=True, slots=True)
+class NewRaw:
+    """A raw copy not stored yet, to store with its message (`add_message_to_list`)."""
+
+    sha256: str
+    size: int
+    data: bytes
+    received_at: datetime
+
+
 def add_message_to_list(
-    conn: Connection, values: dict, list_id: int, arrived_at: datetime, *, bump: bool
-) -> int:
-    """Store a message row and its membership of a list (raw copy, thread and date from
-    `values`); with `bump`, count it in its thread's summary (`thread_summary.note_message`).
-    One round trip on PostgreSQL. Returns the message id."""
+    conn: Connection,
+    values: dict,
+    list_id: int,
+    arrived_at: datetime,
+    *,
+    bump: bool,
+    new_raw: NewRaw | None = None,
+) -> tuple[int, int]:
+    """Store a message row and its membership of a list (thread and date from `values`, the
+    raw copy from `values["raw_id"]`, or `new_raw` stored first); with `bump`, count it in its
+    thread's summary (`thread_summary.note_message`). One round trip on PostgreSQL. Returns
+    the message id and the raw copy's id."""
     if conn.dialect.name != "postgresql":
+        if new_raw is not None:
+            values["raw_id"] = _ADD_RAW.insert(conn, _raw_params(new_raw))
         pk = add_message(conn, values)
         add_to_list(conn, pk, list_id, values["raw_id"], values["date"], arrived_at)
         if bump:
             thread_summary.note_message(conn, values["thread_id"], list_id, values["date"])
-        return pk
-    key = (tuple(values), bump)
+        return pk, values["raw_id"]
+    key = (tuple(values), bump, new_raw is not None)
     statement = _MESSAGE_IN_LIST.get(key)
     if statement is None:
         statement = _MESSAGE_IN_LIST[key] = _message_in_list(conn, *key)
     params = {"lid": list_id, "ml_arrived": arrived_at}
     if bump:
         params["tid"] = values["thread_id"]
-    return statement.insert(conn, values | params)
+    if new_raw is not None:
+        params |= {f"r_{name}": value for name, value in _raw_params(new_raw).items()}
+    pk, raw_id = statement.execute(conn, values | params).fetchone()
+    return pk, raw_id
 
 
-_MESSAGE_IN_LIST: dict[tuple[tuple[str, ...], bool], FastStatement] = {}
+def _raw_params(raw: NewRaw) -> dict[str, Any]:
+    return {
+        "sha256": raw.sha256,
+        "size": raw.size,
+        "data": raw.data,
+        "received_at": raw.received_at,
+    }
 
 
-def _message_in_list(conn: Connection, keys: tuple[str, ...], bump: bool) -> FastStatement:
-    """PostgreSQL: the message row, its list membership and the thread summary bump in one
-    statement of data-modifying WITHs."""
+_MESSAGE_IN_LIST: dict[tuple[tuple[str, ...], bool, bool], FastStatement] = {}
+_RAW_COLUMNS = ("sha256", "size", "data", "received_at")
+
+
+def _message_in_list(
+    conn: Connection, keys: tuple[str, ...], bump: bool, new_raw: bool
+) -> FastStatement:
+    """PostgreSQL: the raw copy (when new), the message row, its list membership and the
+    thread summary bump in one statement of data-modifying WITHs."""
     quote = conn.dialect.identifier_preparer.quote
     date = quote("date")
+    raw = (
+        f"r AS (INSERT INTO raw_messages ({', '.join(_RAW_COLUMNS)}) "
+        f"VALUES ({', '.join(f':r_{name}' for name in _RAW_COLUMNS)}) RETURNING id), "
+        if new_raw
+        else ""
+    )
+    placeholders = [
+        "(SELECT id FROM r)" if new_raw and key == "raw_id" else f":{key}" for key in keys
+    ]
     bumps = f", {thread_summary.PG_BUMP_CTES}" if bump else ""
     sql = text(
-        f"WITH m AS (INSERT INTO messages ({', '.join(map(quote, keys))}) "
-        f"VALUES ({', '.join(f':{key}' for key in keys)}) RETURNING id, raw_id, {date}), "
+        f"WITH {raw}m AS (INSERT INTO messages ({', '.join(map(quote, keys))}) "
+        f"VALUES ({', '.join(placeholders)}) RETURNING id, raw_id, {date}), "
         f"ml AS (INSERT INTO message_lists (message_pk, list_id, raw_id, {date}, arrived_at) "
-        f"SELECT id, :lid, raw_id, {date}, :ml_arrived FROM m RETURNING message_pk){bumps} "
-        "SELECT message_pk FROM ml"
+        f"SELECT id, :lid, raw_id, {date}, :ml_arrived FROM m RETURNING message_pk, raw_id)"
+        f"{bumps} SELECT message_pk, raw_id FROM ml"
     ).bindparams(
-        *(bindparam(key, type_=msgs_t.c[key].type) for key in keys),
+        *(
+            bindparam(key, type_=msgs_t.c[key].type)
+            for key in keys
+            if not (new_raw and key == "raw_id")
+        ),
         bindparam("lid", type_=Integer()),
         bindparam("ml_arrived", type_=DateTime()),
         *([bindparam("tid", type_=Integer())] if bump else []),
+        *(
+            bindparam(f"r_{name}", type_=raw_t.c[name].type)
+            for name in (_RAW_COLUMNS if new_raw else ())
+        ),
     )
     return FastStatement(sql)
 
@@ -283,81 +332,3 @@ def add_details(
     pending.rows[_ADD_RECIPIENTS].extend(r | {"message_pk": pk} for r in recipients)
     pending.rows[_ADD_ATTACHMENTS].extend(a | {"message_pk": pk} for a in attachments)
     pending.rows[_ADD_SEARCH].append(search | {"message_pk": pk})
-
-
-def quarantine(
-    conn: Connection,
-    *,
-    sha256: str,
-    size: int,
-    compressed: bytes,
-    reason: str,
-    list_name: str,
-    source: str,
-) -> int:
-    """Keep mail that could not be archived, with its reason (once per bytes and reason)."""
-    existing = conn.execute(
-        select(quarantine_t.c.id).where(
-            quarantine_t.c.sha256 == sha256, quarantine_t.c.resolved_at.is_(None)
-        )
-    ).scalar()
-    if existing is not None:
-        conn.execute(
-            update(quarantine_t)
-            .where(quarantine_t.c.id == existing)
-            .values(reason=reason, attempts=quarantine_t.c.attempts + 1)
-        )
-        return existing
-    return conn.execute(
-        insert(quarantine_t).values(
-            sha256=sha256,
-            size=size,
-            data=compressed,
-            reason=reason[:2000],
-            list_name=list_name,
-            source=source,
-            created_at=utcnow(),
-            attempts=1,
-        )
-    ).inserted_primary_key[0]
-
-
-@dataclass(frozen=True, slots=True)
-class QuarantineEntry:
-    id: int
-    list_name: str
-    source: str
-    reason: str
-    size: int
-    created_at: datetime
-    attempts: int
-
-
-def quarantine_entries(
-    conn: Connection, *, include_resolved: bool = False
-) -> list[QuarantineEntry]:
-    query = select(
-        quarantine_t.c.id,
-        quarantine_t.c.list_name,
-        quarantine_t.c.source,
-        quarantine_t.c.reason,
-        quarantine_t.c.size,
-        quarantine_t.c.created_at,
-        quarantine_t.c.attempts,
-    ).order_by(quarantine_t.c.id)
-    if not include_resolved:
-        query = query.where(quarantine_t.c.resolved_at.is_(None))
-    return [QuarantineEntry(*row) for row in conn.execute(query).all()]
-
-
-def quarantined_raw(conn: Connection, entry_id: int) -> tuple[bytes, str] | None:
-    row = conn.execute(
-        select(quarantine_t.c.data, quarantine_t.c.list_name).where(quarantine_t.c.id == entry_id)
-    ).first()
-    return (decompress(row.data), row.list_name) if row else None
-
-
-def resolve_quarantine(conn: Connection, entry_id: int) -> None:
-    conn.execute(
-        update(quarantine_t).where(quarantine_t.c.id == entry_id).values(resolved_at=utcnow())
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from mailgate import ids, store
+from mailgate import ids, quarantine_store, store
 from mailgate.models import Body, Delivery, Message, MessageList, Quarantine, RawMessage
 from mailgate.pipeline import Outcome, Where, ingest
 from tests.mailfactory import make_mail
@@ -42,6 +42,26 @@ def test_raw_bytes_are_kept_losslessly(db, contexts) -> None:
         assert store.raw_bytes(session.connection(), raw_id) == raw
 
 
+def test_message_list_and_ledger_point_at_the_same_raw_copy(db, contexts) -> None:
+    """The raw copy is written with its message (one statement on PostgreSQL): the message,
+    its list membership and the delivery ledger all point at it, live and in bulk."""
+    from mailgate.bulk import import_messages
+
+    live = make_mail("live@example.org", "Direct")
+    bulk = [make_mail(f"bulk{i}@example.org", f"Import {i}") for i in range(3)]
+    _ingest(db, contexts["dev"], live)
+    import_messages(db, contexts["dev"], [(raw, None) for raw in bulk], source="t", workers=1)
+    with db.reader() as session:
+        rows = session.execute(
+            select(Message.raw_id, MessageList.raw_id, Delivery.raw_id, RawMessage.sha256)
+            .join(MessageList, MessageList.message_pk == Message.id)
+            .join(Delivery, Delivery.raw_id == Message.raw_id)
+            .join(RawMessage, RawMessage.id == Message.raw_id)
+        ).all()
+    assert sorted(sha for *_ids, sha in rows) == sorted(ids.sha256_hex(r) for r in [live, *bulk])
+    assert all(a == b == c for a, b, c, _sha in rows)
+
+
 def test_same_message_id_different_content_kept_apart(db, contexts) -> None:
     one = _ingest(db, contexts["dev"], make_mail("same@example.org", "Un", body="premier\n"))
     two = _ingest(db, contexts["dev"], make_mail("same@example.org", "Deux", body="second\n"))
@@ -71,7 +91,7 @@ def test_unparseable_mail_is_quarantined_with_reason(db, contexts) -> None:
         assert result.outcome is Outcome.QUARANTINED
         assert result.reason
     with db.reader() as session:
-        entries = store.quarantine_entries(session.connection())
+        entries = quarantine_store.entries(session.connection())
     assert {e.reason for e in entries} >= {"empty message"}
     assert all(e.reason for e in entries)
     assert _count(db, Message) == 0
