@@ -36,7 +36,7 @@ from mailgate.query import Query, QueryError, parse_query
 from mailgate.search_cursor import Cursor, decode, encode, fingerprint
 from mailgate.search_expr import LANGUAGES, Fts5, Markers, TsQuery, positive_leaves, resolve
 from mailgate.search_hits import Hit, SearchScope, hits_for
-from mailgate.search_index import META_ATTACHMENT, SORT_KEY_SHIFT, date_key, list_term
+from mailgate.search_index import date_key
 from mailgate.search_rank import Candidate, Snippet, relevance, score
 from mailgate.search_settings import SearchSettings, search_settings
 
@@ -166,7 +166,7 @@ def _plan(
     dialect = conn.dialect.name
     few = any_of is not None and len(any_of) <= min(MAX_LIST_TERMS, scope.list_count // 2)
     markers = Markers(lists=any_of if few else (), has_attachment=query.has_attachment)
-    routing = _pg_route(conn, trees, markers) if dialect == "postgresql" else {}
+    routing = search_pg.route(conn, trees, markers) if dialect == "postgresql" else {}
     return sql.Plan(
         **routing,
         dialect=dialect,
@@ -179,21 +179,6 @@ def _plan(
         has_attachment=query.has_attachment,
         message_id=query.message_id,
     )
-
-
-def _pg_route(conn: Connection, trees: dict | None, markers: Markers) -> dict:
-    """GIN index or date walk on PostgreSQL (see `mailgate.search_pg`): Plan fields."""
-    stats = search_pg.statistics(conn)
-    if stats is None or (not trees and not markers.lists and not markers.has_attachment):
-        return {}
-    renderer = TsQuery()
-    shares = [renderer.selectivity(tree, stats.freq) for tree in (trees or {}).values()]
-    share = max(shares) if shares else 1.0
-    if markers.lists:
-        share = min(share, sum(stats.freq(list_term(lid)) for lid in markers.lists))
-    if markers.has_attachment:
-        share = min(share, stats.freq(META_ATTACHMENT))
-    return {"route": search_pg.choose(share), "share": share, "documents": stats.documents}
 
 
 def search(
@@ -333,7 +318,7 @@ def _relevance(
         entries = [e for e in entries if (e.score, e.candidate.sort_key) < after]
     known = (len(rows), False) if not truncated else None
     if state is None and truncated and floor is not None:
-        known = (_extrapolate(run, len(rows), floor), True)
+        known = (sql.extrapolate(run.conn, run.plan, len(rows), floor), True)
     page = entries[: run.limit]
     if len(entries) > run.limit:
         last = page[-1]
@@ -400,18 +385,4 @@ def _total(run: _Run, known: tuple[int, bool] | None) -> tuple[int, bool]:
     matched, lowest, whole = sql.count(run.conn, run.plan, cap=cap)
     if (matched <= cap and whole) or lowest is None:
         return matched, False
-    return _extrapolate(run, min(matched, cap), lowest), True
-
-
-def _extrapolate(run: _Run, matched: int, lowest: int) -> int:
-    """`matched` documents were found from the newest down to key `lowest`: assume the same
-    rate over the whole date range of the query."""
-    span = sql.key_span(run.conn)
-    if span is None:
-        return matched
-    low = max(run.plan.lower or span[0], span[0]) >> SORT_KEY_SHIFT
-    high = min(run.plan.upper or span[1] + 1, span[1] + 1) >> SORT_KEY_SHIFT
-    covered = high - (lowest >> SORT_KEY_SHIFT)
-    if covered <= 0 or high <= low:
-        return matched
-    return max(matched + 1, round(matched * (high - low) / covered))
+    return sql.extrapolate(run.conn, run.plan, min(matched, cap), lowest), True

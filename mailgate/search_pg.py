@@ -1,6 +1,6 @@
 """PostgreSQL's choice for each search: the GIN index or walking the dates, and date chunks.
 
-Called by `mailgate.search` (to decide) and `mailgate.search_sql` (to apply). A query is
+Called by `mailgate.search` (to decide: `route`) and `mailgate.search_sql` (to apply). A query is
 answered from the GIN index unless its words are all very common (`GIN_BELOW`): then walking
 the date-ordered key from the newest document and testing each one fills a page before the
 index would have built its bitmaps. A walk tests at most `WALK_ROWS` documents (`walk_rows`);
@@ -35,6 +35,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, text
+
+from mailgate.search_expr import Markers, TsQuery
+from mailgate.search_index import META_ATTACHMENT, list_term
 
 GIN_BELOW = 0.1  # queries matching less than this share of documents use the GIN index
 WALK_ROWS = 20_000  # a date walk tests at most this many documents, then the GIN index takes over
@@ -193,3 +196,19 @@ def reset(conn: Connection, route: str | None) -> None:
                 "set_config('enable_seqscan', 'on', true)"
             )
         )
+
+
+def route(conn: Connection, trees: dict | None, markers: Markers) -> dict:
+    """GIN index or date walk for a search (the `search_sql.Plan` fields `route`, `share`
+    and `documents`); empty without statistics or without anything to look up."""
+    stats = statistics(conn)
+    if stats is None or (not trees and not markers.lists and not markers.has_attachment):
+        return {}
+    renderer = TsQuery()
+    shares = [renderer.selectivity(tree, stats.freq) for tree in (trees or {}).values()]
+    share = max(shares) if shares else 1.0
+    if markers.lists:
+        share = min(share, sum(stats.freq(list_term(lid)) for lid in markers.lists))
+    if markers.has_attachment:
+        share = min(share, stats.freq(META_ATTACHMENT))
+    return {"route": choose(share), "share": share, "documents": stats.documents}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection, Row, TextClause, bindparam, text
 
 from mailgate import search_pg
+from mailgate.search_index import SORT_KEY_SHIFT
 from mailgate.search_rank import Candidate
 
 SEARCH_WORK_MEM = "32MB"
@@ -376,3 +377,17 @@ def prepare(conn: Connection) -> None:
 def list_names(conn: Connection) -> dict[int, str]:
     """Every list in the database: name by id."""
     return {row[0]: row[1] for row in conn.execute(text("SELECT id, name FROM mailing_lists"))}
+
+
+def extrapolate(conn: Connection, plan: Plan, matched: int, lowest: int) -> int:
+    """`matched` documents were found from the newest down to key `lowest`: assume the same
+    rate over the whole date range of the query."""
+    span = key_span(conn)
+    if span is None:
+        return matched
+    low = max(plan.lower or span[0], span[0]) >> SORT_KEY_SHIFT
+    high = min(plan.upper or span[1] + 1, span[1] + 1) >> SORT_KEY_SHIFT
+    covered = high - (lowest >> SORT_KEY_SHIFT)
+    if covered <= 0 or high <= low:
+        return matched
+    return max(matched + 1, round(matched * (high - low) / covered))
