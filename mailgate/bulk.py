@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Select, exists, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 
-from mailgate import ids, store_known
+from mailgate import ids, search_backlog, store, store_known
 from mailgate.db import Database
 from mailgate.models import MessageList, RawMessage
 from mailgate.moderation import blocks
@@ -182,10 +182,18 @@ class _Batch:
     rolled back and replayed message by message, each in a savepoint, so that the bad message
     is quarantined with the database's reason and the others are stored."""
 
-    def __init__(self, conn: Connection, ctx: ListContext, where: Where) -> None:
-        self.conn, self.ctx, self.where = conn, ctx, where
+    def __init__(
+        self,
+        conn: Connection,
+        ctx: ListContext,
+        where: Where,
+        writer: search_backlog.SearchWriter | None = None,
+    ) -> None:
+        self.conn, self.ctx, self.where, self.writer = conn, ctx, where, writer
         self.transaction = conn.begin()
         self.pending = _pending(conn)
+        if writer is not None:
+            self.pending.extras[search_backlog.WRITER_KEY] = writer
         self.items: list[Prepared] = []
         self.results: list[IngestResult] = []
         self.guarded = False
@@ -210,6 +218,8 @@ class _Batch:
             self._replay_guarded()
 
     def _replay_guarded(self) -> None:
+        if self.writer is not None:  # a cross-post may change a document still in flight
+            self.writer.wait()
         self.transaction.rollback()
         self.transaction = self.conn.begin()
         self.pending = PendingRows()
@@ -217,12 +227,21 @@ class _Batch:
         self.results = [commit_guarded(self.conn, p, self.ctx, self.where) for p in self.items]
 
     def finish(self) -> list[IngestResult]:
+        """Commit the batch. With a search writer, the batch's search documents are written
+        after the commit, on its connection (their messages are in the backlog until then)."""
+        docs: list[dict] = []
         try:
+            if self.writer is not None:
+                docs = store.take_search_docs(self.pending)
+                self.writer.defer(self.conn, docs)
             self.pending.flush(self.conn)
             self.transaction.commit()
         except (DataError, IntegrityError):
+            docs = []  # the guarded replay writes them in the batch
             self._replay_guarded()
             self.transaction.commit()
+        if self.writer is not None:
+            self.writer.submit(docs)
         return self.results
 
 
@@ -243,10 +262,12 @@ def import_messages(
     """
     summary = ImportSummary()
     where = Where(list_name=ctx.name, source=source, replay=replay)
+    writer = search_backlog.SearchWriter(db.engine) if db.dialect == "postgresql" else None
     with db.engine.connect() as conn:
+        search_backlog.catch_up(conn)
         statistics = _Statistics(conn)
         conn.commit()
-        batch = _Batch(conn, ctx, where)
+        batch = _Batch(conn, ctx, where, writer)
         chunks = _chunks(items, conn, ctx, summary)
         jobs = workers if workers is not None else default_workers()
         for prepared_chunk in _prepared_chunks(chunks, ctx, jobs):
@@ -257,8 +278,10 @@ def import_messages(
                     on_message()
                 if len(batch.items) >= BATCH_MESSAGES:
                     statistics.after_batch(conn, _count(summary, batch.finish()))
-                    batch = _Batch(conn, ctx, where)
+                    batch = _Batch(conn, ctx, where, writer)
         _count(summary, batch.finish())
+    if writer is not None:
+        writer.wait()
     return summary
 
 

@@ -249,6 +249,17 @@ class SearchDoc(Base):
     meta: Mapped[str] = mapped_column(Text, default="")
 
 
+class SearchBacklog(Base):
+    """A stored message whose search document is still to be written (PostgreSQL bulk
+    imports write them on a second connection; see `mailgate.search_backlog`)."""
+
+    __tablename__ = "search_backlog"
+
+    message_pk: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class CommandInbox(Base):
     """Mail to a command, owner or bot address, kept until the command worker handles it."""
 

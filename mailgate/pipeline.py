@@ -29,6 +29,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from mailgate import (
     quarantine_store,
+    search_backlog,
     search_index,
     store,
     store_known,
@@ -309,6 +310,8 @@ def _cross_post(
     if queued is not None:  # the message came earlier in this batch: its row is not written
         queued["meta"] = search_index.with_list(queued["meta"], ctx.list_id)
     else:
+        if (writer := pending.extras.get(search_backlog.WRITER_KEY)) is not None:
+            writer.wait()  # the document may still be on its way
         search_index.add_list(conn, pk, ctx.list_id)
     thread_summary.refresh_thread(conn, thread_id)
     return IngestResult(Outcome.STORED, ctx.name, mid, pk, thread_id)

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, insert, select
 
-from mailgate import search_index
+from mailgate import search_backlog, search_index
 from mailgate.bulk import ImportSummary, import_messages
 from mailgate.db import Database
 from mailgate.models import (
@@ -26,6 +26,7 @@ from mailgate.models import (
     MessageList,
     RawMessage,
     Recipient,
+    SearchBacklog,
     SearchDoc,
     Thread,
     ThreadList,
@@ -38,6 +39,7 @@ from mailgate.pipeline import ListContext
 from mailgate.store import decompress
 
 DERIVED_TABLES = (
+    SearchBacklog,
     PersonTerm,
     PersonName,
     Attachment,
@@ -99,85 +101,22 @@ def rebuild_all(
     return total
 
 
-def _search_rows(conn, pks: list[int]) -> tuple[dict, dict, dict]:
-    """Recipients, attachment names and list ids of these messages."""
-    recipients: dict[int, list[tuple[str, str]]] = {}
-    for pk, name, addr in conn.execute(
-        select(
-            Recipient.__table__.c.message_pk,
-            Recipient.__table__.c.name,
-            Recipient.__table__.c.address,
-        ).where(Recipient.__table__.c.message_pk.in_(pks))
-    ):
-        recipients.setdefault(pk, []).append((name, addr))
-    files: dict[int, list[str]] = {}
-    att = Attachment.__table__
-    for pk, filename, cid, inline in conn.execute(
-        select(att.c.message_pk, att.c.filename, att.c.content_id, att.c.inline).where(
-            att.c.message_pk.in_(pks)
-        )
-    ):
-        if not cid or not inline:
-            files.setdefault(pk, []).append(filename)
-    lists: dict[int, list[int]] = {}
-    ml = MessageList.__table__
-    for pk, list_id in conn.execute(
-        select(ml.c.message_pk, ml.c.list_id).where(ml.c.message_pk.in_(pks))
-    ):
-        lists.setdefault(pk, []).append(list_id)
-    return recipients, files, lists
-
-
-def _search_doc(row, recipients: dict, files: dict, lists: dict) -> dict:
-    terms = search_index.terms(
-        subject=row.subject,
-        from_name=row.from_name,
-        from_addr=row.from_addr,
-        recipients=recipients.get(row.id, []),
-        filenames=files.get(row.id, []),
-        own_text=row.own_text,
-        language=row.language,
-    )
-    return {
-        "message_pk": row.id,
-        **search_index.placement(
-            terms,
-            message_pk=row.id,
-            date=row.date,
-            list_ids=lists.get(row.id, []),
-            has_attachments=row.has_attachments,
-            language=row.language,
-        ),
-    }
-
-
 def rebuild_search(db: Database) -> int:
     """Re-analyse every message's search terms and recreate the full-text index."""
-    msgs, bodies = Message.__table__, Body.__table__
+    msgs = Message.__table__
     count, last = 0, 0
     with db.engine.begin() as conn:
         search_index.clear(conn)
+        conn.execute(delete(SearchBacklog.__table__))  # every document is written again
         while True:
             rows = conn.execute(
-                select(
-                    msgs.c.id,
-                    msgs.c.subject,
-                    msgs.c.from_name,
-                    msgs.c.from_addr,
-                    msgs.c.language,
-                    msgs.c.date,
-                    msgs.c.has_attachments,
-                    bodies.c.own_text,
-                )
-                .join(bodies, bodies.c.message_pk == msgs.c.id)
+                search_backlog.stored_rows()
                 .where(msgs.c.id > last)
                 .order_by(msgs.c.id)
                 .limit(REPLAY_FETCH_ROWS)
             ).all()
             if not rows:
                 return count
-            details = _search_rows(conn, [r.id for r in rows])
-            docs = [_search_doc(r, *details) for r in rows]
-            conn.execute(insert(SearchDoc.__table__), docs)
+            conn.execute(insert(SearchDoc.__table__), search_backlog.documents(conn, rows))
             count += len(rows)
             last = rows[-1].id

@@ -311,6 +311,18 @@ class PendingRows:
             extra.flush(conn)
 
 
+def add_search_docs(conn: Connection, rows: Sequence[dict]) -> None:
+    """Write search documents now (a COPY on PostgreSQL)."""
+    _ADD_SEARCH.copy(conn, rows)
+
+
+def take_search_docs(pending: PendingRows) -> list[dict]:
+    """The search documents queued in `pending`, which no longer holds them."""
+    docs = list(pending.rows[_ADD_SEARCH])
+    pending.rows[_ADD_SEARCH].clear()
+    return docs
+
+
 def queued_search_doc(pending: PendingRows, message_pk: int) -> dict | None:
     """The search document of `message_pk` if it is still waiting in `pending`."""
     for row in pending.rows[_ADD_SEARCH]:
