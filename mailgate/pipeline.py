@@ -42,6 +42,7 @@ from mailgate.people import upkeep as people_upkeep
 from mailgate.prepared import ListContext, Prepared, list_contexts, prepare
 
 SNIPPET_CHARS = 240
+SNIPPET_SCAN_CHARS = 4 * SNIPPET_CHARS  # what is split first to find a snippet
 __all__ = [
     "IngestResult",
     "ListContext",
@@ -82,10 +83,21 @@ class IngestResult:
     reason: str = ""
 
 
+def snippet_of(text: str) -> str:
+    """The first `SNIPPET_CHARS` of `text` with its whitespace collapsed. Only the start of a
+    long text is split (its last, maybe partial, word left out) when that is enough."""
+    head = text[:SNIPPET_SCAN_CHARS]
+    if len(head) < len(text):
+        words = head.split()[:-1]
+        if sum(map(len, words)) + len(words) > SNIPPET_CHARS:
+            return " ".join(words)[:SNIPPET_CHARS]
+    return " ".join(text.split())[:SNIPPET_CHARS]
+
+
 def _message_values(p: Prepared, raw_id: int | None, assignment: threads.Assignment) -> dict:
     m = p.parsed
     assert m is not None
-    snippet = " ".join(p.own_text.split())[:SNIPPET_CHARS]
+    snippet = snippet_of(p.own_text)
     return {
         "fingerprint": p.fingerprint,
         "raw_id": raw_id,

@@ -287,3 +287,18 @@ def test_preparing_workers_yield_to_the_writer() -> None:
     with worker_pool(1) as pool:
         theirs = pool.submit(os.nice, 0).result()
     assert theirs == min(mine + WORKER_NICENESS, 19)
+
+
+def test_snippet_is_the_start_of_the_text_with_whitespace_collapsed() -> None:
+    """Long texts are only split at their start; the snippet is the same as splitting all."""
+    import random
+
+    from mailgate.pipeline import SNIPPET_CHARS, snippet_of
+
+    rng = random.Random(3)
+    pieces = ["mot", "é", " ", "  ", "\n", "\n\n\n", "\t", "\u2003", "x" * 300, " " * 500]
+    texts = ["", "court", " " * 2000 + "fin", "a " * 200, "\n".join(["ligne"] * 400)]
+    texts += ["x" * (SNIPPET_CHARS - 1) + " " * 700 + "z" * 100]  # one word short of enough
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 400))) for _ in range(500)]
+    for text in texts:
+        assert snippet_of(text) == " ".join(text.split())[:SNIPPET_CHARS], repr(text[:80])

@@ -74,29 +74,30 @@ def _split_message(chunk: bytes, position: int, bytes_read: int) -> ArchivedMess
 def read_mbox(path: Path) -> Iterator[ArchivedMessage]:
     """Messages of an mbox file, read in blocks; one '>' is removed from '>From ' lines
     (mboxrd rules, also right for mboxo in practice). A separator is a 'From ' line after a
-    blank line."""
+    blank line. The block is walked by offsets: it is copied once per block read, not once
+    per message."""
     stream, underlying = _open(path)
     with underlying, stream:
         buffer = stream.read(READ_BLOCK).lstrip(b"\r\n")
         if not buffer.startswith(b"From "):
             raise ArchiveError(f"{path}: not an mbox file (no 'From ' line at the start)")
-        position, searched, eof = 0, 0, False
-        while buffer:
+        position, start, searched, eof = 0, 0, 0, False
+        while start < len(buffer):
             match = _SEPARATOR.search(buffer, searched)
             if match is None and not eof:
                 more = stream.read(READ_BLOCK)
                 eof = not more
-                searched = max(0, len(buffer) - 8)
-                buffer += more
+                searched = max(0, len(buffer) - start - 8)
+                buffer, start = buffer[start:] + more, 0
                 continue
             if match:
-                chunk = buffer[: match.start() + 1]
+                chunk = buffer[start : match.start() + 1]
+                start = searched = match.end() - 5
             else:  # the last entry: drop the one blank line that ends an mbox
-                chunk = buffer[:-1] if buffer.endswith(b"\n\n") else buffer
+                chunk = buffer[start:-1] if buffer.endswith(b"\n\n") else buffer[start:]
+                start = len(buffer)
             yield _split_message(chunk, position, underlying.tell())
             position += 1
-            buffer = buffer[match.end() - 5 :] if match else b""
-            searched = 0
 
 
 def _read_files(files: list[Path]) -> Iterator[ArchivedMessage]:
