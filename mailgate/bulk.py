@@ -36,6 +36,8 @@ from mailgate.pipeline import (
 )
 from mailgate.store import PendingRows
 
+_Item = tuple[bytes, datetime | None, str]  # raw bytes, arrival, hash of the bytes
+
 BATCH_MESSAGES = 1_000
 # PostgreSQL: the tables the writer looks things up in. Their planner statistics are refreshed
 # whenever this import has doubled them, so that cached plans made while they were small (a
@@ -77,8 +79,8 @@ class ImportSummary:
         return self.imported + self.duplicates + self.quarantined
 
 
-def _prepare_chunk(chunk: list[tuple[bytes, datetime | None]], ctx: ListContext) -> list[Prepared]:
-    return [prepare(raw, ctx, arrival) for raw, arrival in chunk]
+def _prepare_chunk(chunk: list[_Item], ctx: ListContext) -> list[Prepared]:
+    return [prepare(raw, ctx, arrival, sha) for raw, arrival, sha in chunk]
 
 
 def already_here_query(shas: list[str], list_id: int) -> Select:
@@ -100,18 +102,18 @@ def _new_only(
     group: list[tuple[bytes, datetime | None]],
     ctx: ListContext,
     summary: ImportSummary,
-) -> list[tuple[bytes, datetime | None]]:
-    """The messages of `group` whose bytes are not on the list yet; the others are counted as
-    duplicates. Copies within the group, or of messages still in flight, are found by
-    `commit` (same outcome, only later)."""
+) -> list[_Item]:
+    """The messages of `group` whose bytes are not on the list yet, with their hash; the
+    others are counted as duplicates. Copies within the group, or of messages still in
+    flight, are found by `commit` (same outcome, only later)."""
     shas = [ids.sha256_hex(raw) for raw, _arrival in group]
     here = _already_here(conn, shas, ctx.list_id)
     kept = []
-    for item, sha in zip(group, shas, strict=True):
+    for (raw, arrival), sha in zip(group, shas, strict=True):
         if sha in here:
             summary.add(Outcome.DUPLICATE)
         else:
-            kept.append(item)
+            kept.append((raw, arrival, sha))
     return kept
 
 
@@ -120,7 +122,7 @@ def _chunks(
     conn: Connection,
     ctx: ListContext,
     summary: ImportSummary,
-) -> Iterator[list[tuple[bytes, datetime | None]]]:
+) -> Iterator[list[_Item]]:
     group: list[tuple[bytes, datetime | None]] = []
     for item in items:
         group.append(item)
@@ -133,7 +135,7 @@ def _chunks(
 
 
 def _prepared_chunks(
-    chunks: Iterator[list], ctx: ListContext, workers: int
+    chunks: Iterator[list[_Item]], ctx: ListContext, workers: int
 ) -> Iterator[list[Prepared]]:
     if workers <= 1:
         for chunk in chunks:

@@ -56,9 +56,12 @@ class Prepared:
     topics: tuple[tuple[str, str, int], ...] = ()
 
 
-def prepare(raw: bytes, ctx: ListContext, arrival: datetime | None = None) -> Prepared:
-    """Everything about a message that needs no database (safe to run in another process)."""
-    sha = ids.sha256_hex(raw)
+def prepare(
+    raw: bytes, ctx: ListContext, arrival: datetime | None = None, sha256: str | None = None
+) -> Prepared:
+    """Everything about a message that needs no database (safe to run in another process);
+    `sha256` is the hash of `raw` when the caller has it already."""
+    sha = sha256 or ids.sha256_hex(raw)
     now = utcnow()
     base = {"sha256": sha, "size": len(raw), "compressed": compress(raw)}
     try:
