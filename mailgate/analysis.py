@@ -34,6 +34,7 @@ Rules (index side and query side use the very same functions):
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import threading
 import unicodedata
@@ -330,16 +331,15 @@ _FOLDED = WordCache(fold, FOLD_CACHE_SIZE)
 
 def guess_language(text: str, default: str) -> str:
     """Guess "fr" or "en" from stopwords in the first `GUESS_SAMPLE_CHARS` characters;
-    `default` when there is too little evidence or it is not clear enough."""
-    french = english = 0
-    for folded in map(_FOLDED.__getitem__, tokenize(text[:GUESS_SAMPLE_CHARS])):
-        if folded in _FR_DISTINCTIVE:
-            french += 1
-        elif folded in _EN_DISTINCTIVE:
-            english += 1
-        elif not folded.isalnum() and _APOSTROPHE_RE.search(folded):
-            prefix = _APOSTROPHE_RE.split(folded, maxsplit=1)[0]
-            french += prefix in ELISIONS
+    `default` when there is too little evidence or it is not clear enough. French elisions
+    (``l'``, ``qu'``...) count as French. (The two stopword sets share no word, and hold
+    letters and digits only: each word is counted once.)"""
+    folded = list(map(_FOLDED.__getitem__, tokenize(text[:GUESS_SAMPLE_CHARS])))
+    french = sum(map(_FR_DISTINCTIVE.__contains__, folded))
+    english = sum(map(_EN_DISTINCTIVE.__contains__, folded))
+    for word in itertools.filterfalse(str.isalnum, folded):
+        if _APOSTROPHE_RE.search(word):
+            french += _APOSTROPHE_RE.split(word, maxsplit=1)[0] in ELISIONS
     if french + english < GUESS_MIN_EVIDENCE:
         return default
     if french >= english * GUESS_MIN_RATIO:

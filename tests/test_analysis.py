@@ -357,3 +357,34 @@ def test_ascii_text_gives_the_words_of_the_unicode_pattern(text: str) -> None:
     assert text.isascii()
     # The same text with one non-ASCII word takes the general pattern: the words must agree.
     assert analysis.tokenize(text) == analysis.tokenize(text + " é")[:-1]
+
+
+def test_language_guess_counts_each_word_once() -> None:
+    """The guess counts stopwords set by set: that counts each word once only while the two
+    sets share no word and hold no apostrophe. Random French and English word salads give
+    what a word-by-word count gives."""
+    fr, en = analysis._FR_DISTINCTIVE, analysis._EN_DISTINCTIVE
+    assert not fr & en and all(word.isalnum() for word in fr | en)
+
+    def reference(text: str, default: str) -> str:
+        french = english = 0
+        for word in tokenize(text[: analysis.GUESS_SAMPLE_CHARS]):
+            folded = fold(word)
+            if folded in fr:
+                french += 1
+            elif folded in en:
+                english += 1
+            elif not folded.isalnum() and "'" in folded.replace("’", "'"):
+                french += re.split("['’]", folded, maxsplit=1)[0] in analysis.ELISIONS
+        if french + english < analysis.GUESS_MIN_EVIDENCE:
+            return default
+        if french >= english * analysis.GUESS_MIN_RATIO:
+            return "fr"
+        return "en" if english >= french * analysis.GUESS_MIN_RATIO else default
+
+    rng = random.Random(13)
+    vocabulary = [*sorted(fr)[:30], *sorted(en)[:30], "l'équipe", "qu'il", "don't", "réseau", "x"]
+    for _ in range(2000):
+        text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 12)))
+        assert guess_language(text, "fr") == reference(text, "fr"), text
+        assert guess_language(text, "en") == reference(text, "en"), text
