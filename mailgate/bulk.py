@@ -259,32 +259,52 @@ def import_messages(
 ) -> ImportSummary:
     """Ingest `items` (raw bytes, arrival) into the list of `ctx`, committing in batches.
 
-    One connection does everything: the duplicate pre-check runs inside the open batch
-    transaction, so it sees messages of the batch not yet committed.
+    One connection does the writing: the duplicate pre-check runs inside the open batch
+    transaction, so it sees messages of the batch not yet committed. On PostgreSQL a second
+    one writes the search documents of committed batches (`mailgate.search_backlog`); the
+    import returns once they are all written.
     """
     summary = ImportSummary()
     where = Where(list_name=ctx.name, source=source, replay=replay)
     writer = search_backlog.SearchWriter(db.engine) if db.dialect == "postgresql" else None
-    with db.engine.connect() as conn:
-        search_backlog.catch_up(conn)
-        statistics = _Statistics(conn)
-        conn.commit()
-        batch = _Batch(conn, ctx, where, writer)
-        chunks = _chunks(items, conn, ctx, summary)
-        jobs = workers if workers is not None else default_workers()
-        for prepared_chunk in _prepared_chunks(chunks, ctx, jobs):
-            batch.prefetch(prepared_chunk)
-            for prepared in prepared_chunk:
-                batch.add(prepared)
-                if on_message:
-                    on_message()
-                if len(batch.items) >= BATCH_MESSAGES:
-                    statistics.after_batch(conn, _count(summary, batch.finish()))
-                    batch = _Batch(conn, ctx, where, writer)
-        _count(summary, batch.finish())
+    try:
+        with db.engine.connect() as conn:
+            search_backlog.catch_up(conn)
+            _import(conn, ctx, items, summary, where, writer, workers, on_message)
+    except BaseException:
+        if writer is not None:
+            writer.stop()
+        raise
     if writer is not None:
         writer.wait()
     return summary
+
+
+def _import(
+    conn: Connection,
+    ctx: ListContext,
+    items: Iterable[tuple[bytes, datetime | None]],
+    summary: ImportSummary,
+    where: Where,
+    writer: search_backlog.SearchWriter | None,
+    workers: int | None,
+    on_message: Callable[[], None] | None,
+) -> None:
+    statistics = _Statistics(conn)
+    conn.commit()
+    batch = _Batch(conn, ctx, where, writer)
+    chunks = _chunks(items, conn, ctx, summary)
+    jobs = workers if workers is not None else default_workers()
+    for prepared_chunk in _prepared_chunks(chunks, ctx, jobs):
+        batch.prefetch(prepared_chunk)
+        for prepared in prepared_chunk:
+            batch.add(prepared)
+            if on_message:
+                on_message()
+            if len(batch.items) >= BATCH_MESSAGES:
+                statistics.after_batch(conn, _count(summary, batch.finish()))
+                batch = _Batch(conn, ctx, where, writer)
+    _count(summary, batch.finish())
 
 
 class _Statistics:

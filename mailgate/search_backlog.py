@@ -80,6 +80,14 @@ class SearchWriter:
             error, self._error = self._error, None
             raise error
 
+    def stop(self) -> None:
+        """The import failed: let the batch in flight finish, keep its error to itself (what
+        it could not write stays in the backlog) and let the import's own error through."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._error = None
+
     def _run(self, docs: list[dict]) -> None:
         try:
             with self.engine.connect() as conn:

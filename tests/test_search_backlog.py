@@ -3,6 +3,7 @@ connection), all there when the import returns, and rebuilt from the backlog aft
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import delete, func, insert, select
 
 from mailgate import bulk, search_backlog
@@ -77,3 +78,24 @@ def test_documents_that_no_longer_fit_are_skipped(db, contexts) -> None:
     assert [row[0] for row in after] == sorted([kept_pk, lost_pk])
     assert after == [row for row in before if row[0] != erased_pk]
     assert _count(db, SearchBacklog) == 0
+
+
+def test_an_import_that_fails_leaves_every_committed_message_indexed_or_in_the_backlog(
+    db, contexts, monkeypatch
+) -> None:
+    """The archive breaks off mid-way: the import raises its own error, the batches it
+    committed keep their documents (written, or in the backlog for the next import)."""
+    monkeypatch.setattr(bulk, "BATCH_MESSAGES", 3)
+
+    def items():
+        for i in range(bulk.CHUNK_MESSAGES + 3):  # one chunk prepared, then the error
+            yield make_mail(f"cut{i}@example.org", f"Coupure {i}", body="texte\n"), None
+        raise OSError("archive cut short")
+
+    with pytest.raises(OSError, match="cut short"):
+        bulk.import_messages(db, contexts["dev"], items(), source="t", workers=1)
+    committed = bulk.CHUNK_MESSAGES // 3 * 3  # whole batches; the open one is rolled back
+    assert _count(db, Message) == committed
+    assert _count(db, SearchDoc) + _count(db, SearchBacklog) == committed
+    bulk.import_messages(db, contexts["dev"], [], source="t", workers=1)
+    assert (_count(db, SearchDoc), _count(db, SearchBacklog)) == (committed, 0)
