@@ -150,6 +150,26 @@ def test_ascii_words_match_the_word_pattern() -> None:
         assert tokenize(text) == pattern.findall(text.replace("_", " ")), text
 
 
+def test_accented_text_words_match_the_word_pattern() -> None:
+    """Accented, mixed-script and oddly spaced text: the words are the pattern's on the
+    NFC form, underscores separating words (a guard for any faster path added later)."""
+    pattern = analysis._WORD_RE
+    rng = random.Random(17)
+    letters = list("aZ9éÉßçœ²日")
+    others = [" ", "_", "'", "`", "-", ".", "«", "»", "—", "…", "’", "ʼ", "‘", "´", "\u00a0"]
+    others += ["e\u0301", "\u0301", "😀", "\ud800", "\n", "''", "\u0130", "\u00b7", "ǅ"]
+    others += [chr(c) for c in range(0x80, 0x3001) if chr(c).isspace()]
+    samples = ["l'été d'après", "aujourd’hui", "«  citation »", "é'", "'é", "x\u0301y", "²'²"]
+    for weights in ((20, 1), (5, 1), (1, 1)):
+        alphabet = letters * weights[0] + others * weights[1]
+        samples += [
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(8000)
+        ]
+    for text in samples:
+        expected = pattern.findall(unicodedata.normalize("NFC", text).replace("_", " "))
+        assert tokenize(text) == expected, repr(text)
+
+
 def test_plain_ascii_words_are_folded_then_stemmed() -> None:
     """Letters-and-digits words take a short path: lower case, digits as they are, long
     words truncated, the rest stemmed, as the general rule gives."""
