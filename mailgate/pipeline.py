@@ -323,8 +323,8 @@ def _cross_post(
         queued["meta"] = search_index.with_list(queued["meta"], ctx.list_id)
     else:
         if (writer := pending.extras.get(search_backlog.WRITER_KEY)) is not None:
-            writer.wait()  # the document may still be on its way
-        search_index.add_list(conn, pk, ctx.list_id)
+            writer.wait()  # this import's documents are all written
+        search_backlog.add_list(conn, pk, ctx.list_id)  # another import's may still be on its way
     thread_summary.refresh_thread(conn, thread_id)
     return IngestResult(Outcome.STORED, ctx.name, mid, pk, thread_id)
 

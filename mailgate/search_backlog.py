@@ -97,24 +97,56 @@ class SearchWriter:
 
 
 def write(conn: Connection, docs: list[dict]) -> None:
-    """Store `docs` and drop their backlog rows, in one transaction. Should some no longer
-    fit (a moderator erased the message, or derived its document again, meanwhile), the
-    others are stored."""
+    """Store `docs` and drop their backlog rows, in one transaction. The backlog rows go
+    first: a cross-post being stored holds its row (`add_list`), so the lists read next
+    include it. Should some documents no longer fit (a moderator erased the message, or
+    derived its document again, meanwhile), the others are stored."""
     pks = [doc["message_pk"] for doc in docs]
     try:
         with conn.begin():
-            store.add_search_docs(conn, docs)
             conn.execute(delete(backlog_t).where(backlog_t.c.message_pk.in_(pks)))
+            store.add_search_docs(conn, _on_lists(conn, docs, pks))
     except IntegrityError:
         with conn.begin():
+            conn.execute(delete(backlog_t).where(backlog_t.c.message_pk.in_(pks)))
             stored = set(conn.scalars(select(msgs_t.c.id).where(msgs_t.c.id.in_(pks))))
             stored -= set(
                 conn.scalars(select(docs_t.c.message_pk).where(docs_t.c.message_pk.in_(pks)))
             )
-            kept = [doc for doc in docs if doc["message_pk"] in stored]
+            kept = [doc for doc in _on_lists(conn, docs, pks) if doc["message_pk"] in stored]
             if kept:
                 conn.execute(insert(docs_t), kept)
-            conn.execute(delete(backlog_t).where(backlog_t.c.message_pk.in_(pks)))
+
+
+def _on_lists(conn: Connection, docs: list[dict], pks: list[int]) -> list[dict]:
+    """`docs` with the markers of every list their message is on now (a cross-post may have
+    come since the batch)."""
+    ml = MessageList.__table__
+    lists: dict[int, list[int]] = {}
+    for pk, list_id in conn.execute(
+        select(ml.c.message_pk, ml.c.list_id).where(ml.c.message_pk.in_(pks))
+    ):
+        lists.setdefault(pk, []).append(list_id)
+    marked = []
+    for doc in docs:
+        meta = doc["meta"]
+        for list_id in lists.get(doc["message_pk"], ()):
+            meta = search_index.with_list(meta, list_id)
+        marked.append(doc if meta == doc["meta"] else doc | {"meta": meta})
+    return marked
+
+
+def add_list(conn: Connection, message_pk: int, list_id: int) -> None:
+    """`search_index.add_list` for a message whose document may still be on its way. Its
+    backlog row is held until this transaction ends, so the writer, which drops the rows
+    before it reads the lists, sees this one; once the writer is done, the document is
+    there to mark."""
+    if search_index.add_list(conn, message_pk, list_id) or conn.dialect.name != "postgresql":
+        return
+    waiting = backlog_t.c.message_pk == message_pk
+    if conn.execute(select(backlog_t.c.message_pk).where(waiting).with_for_update()).first():
+        return
+    search_index.add_list(conn, message_pk, list_id)
 
 
 def catch_up(conn: Connection) -> int:

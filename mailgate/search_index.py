@@ -161,12 +161,15 @@ def with_list(meta_terms: str, list_id: int) -> str:
     return f"{meta_terms} {list_term(list_id)}"
 
 
-def add_list(conn: Connection, message_pk: int, list_id: int) -> None:
-    """Mark a stored document as being on one more list (a cross-post found later)."""
+def add_list(conn: Connection, message_pk: int, list_id: int) -> bool:
+    """Mark a stored document as being on one more list (a cross-post found later); False
+    when the message has no document (yet: see `mailgate.search_backlog.add_list`)."""
     current = conn.execute(_META_OF, {"pk": message_pk}).scalar()
-    if current is None or with_list(current, list_id) == current:
-        return
-    conn.execute(_SET_META, {"meta": with_list(current, list_id), "pk": message_pk})
+    if current is None:
+        return False
+    if with_list(current, list_id) != current:
+        conn.execute(_SET_META, {"meta": with_list(current, list_id), "pk": message_pk})
+    return True
 
 
 def clear(conn: Connection) -> None:

@@ -99,3 +99,28 @@ def test_an_import_that_fails_leaves_every_committed_message_indexed_or_in_the_b
     assert _count(db, SearchDoc) + _count(db, SearchBacklog) == committed
     bulk.import_messages(db, contexts["dev"], [], source="t", workers=1)
     assert (_count(db, SearchDoc), _count(db, SearchBacklog)) == (committed, 0)
+
+
+def test_a_cross_post_while_the_document_is_on_its_way_marks_both_lists(db, contexts) -> None:
+    """A message is in the backlog (its batch committed, its document not written yet) when
+    a copy arrives on another list: once the document is written it carries both lists."""
+    from mailgate import store
+    from mailgate.models import MessageList
+    from mailgate.search_index import list_term
+
+    _import(db, contexts["dev"], 1)
+    (doc,) = [dict(zip(DOC_COLUMNS, row, strict=True)) for row in _docs(db)]
+    pk, other = doc["message_pk"], contexts["annonces"].list_id
+    with db.engine.begin() as conn:  # as if the writer had not got to it yet
+        conn.execute(delete(SearchDoc.__table__))
+        conn.execute(insert(SearchBacklog.__table__), [{"message_pk": pk}])
+    with db.engine.begin() as conn:  # the cross-post, stored meanwhile
+        date = conn.scalar(select(Message.date).where(Message.id == pk))
+        raw_id = conn.scalar(select(MessageList.raw_id).where(MessageList.message_pk == pk))
+        store.add_to_list(conn, pk, other, raw_id, date, date)
+        search_backlog.add_list(conn, pk, other)
+    with db.engine.connect() as conn:
+        search_backlog.write(conn, [doc])
+    ((meta,),) = [row[-1:] for row in _docs(db)]
+    assert list_term(other) in meta.split() and list_term(contexts["dev"].list_id) in meta.split()
+    assert _count(db, SearchBacklog) == 0
