@@ -9,10 +9,10 @@ Every entry point (SMTP, LMTP, IMAP, mbox/Maildir import, quarantine retry) call
    reason.
 2. `commit` (one database transaction, the caller's): refuse what moderation blocks (a banned
    sender is quarantined, a copy of erased mail is dropped; one key lookup, not on replay),
-   dedupe by raw bytes then by fingerprint
-   (a cross-post becomes one message in both lists), store the raw copy, assign the thread,
-   store the skeleton row, body, recipients, attachments, search terms, update thread
-   activity, re-apply manual thread fixes when threads merged, then the people profiles.
+   dedupe by raw bytes then by fingerprint (a cross-post becomes one message in both lists),
+   assign the thread, store the raw copy and the skeleton row (one statement on PostgreSQL),
+   body, recipients, attachments, search terms, update thread activity, re-apply manual
+   thread fixes when threads merged, then the people profiles.
 
 The live path commits each message on its own (acknowledge only what is durable); the bulk
 import commits batches (see `mailgate.bulk`).
