@@ -168,19 +168,16 @@ def _word_term(word: str, language: str) -> str:
     """The term of one word (uncached; see `WordCache`)."""
     if word.isascii() and word.isalnum():  # most words: no apostrophe, nothing to fold
         folded = word.lower()
-        if folded.isdigit() or len(folded) > MAX_TERM_LENGTH:  # stemming keeps digits as is
-            return folded[:MAX_TERM_LENGTH]
-        with _stem_lock:
-            return _stemmers[language].stemWord(folded) or folded
-    parts = [fold(part) for part in _APOSTROPHE_RE.split(word)]
-    while len(parts) > 1 and parts[0] in ELISIONS:
-        del parts[0]
-    if language == "en" and len(parts) > 1 and parts[-1] == "s":
-        del parts[-1]
-    folded = "".join(parts)
-    if not (folded.isascii() and folded.isalnum()):
-        return _escape_non_ascii(folded)[:MAX_TERM_LENGTH] or _escape_all(word)
-    if len(folded) > MAX_TERM_LENGTH:
+    else:
+        parts = [fold(part) for part in _APOSTROPHE_RE.split(word)]
+        while len(parts) > 1 and parts[0] in ELISIONS:
+            del parts[0]
+        if language == "en" and len(parts) > 1 and parts[-1] == "s":
+            del parts[-1]
+        folded = "".join(parts)
+        if not (folded.isascii() and folded.isalnum()):
+            return _escape_non_ascii(folded)[:MAX_TERM_LENGTH] or _escape_all(word)
+    if folded.isdigit() or len(folded) > MAX_TERM_LENGTH:  # stemming keeps digits as is
         return folded[:MAX_TERM_LENGTH]
     with _stem_lock:
         return _stemmers[language].stemWord(folded) or folded

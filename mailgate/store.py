@@ -125,9 +125,7 @@ def add_raw(
     existing = None if known_new else find_raw(conn, sha256)
     if existing is not None:
         return existing
-    return _ADD_RAW.insert(
-        conn, {"sha256": sha256, "size": size, "data": compressed, "received_at": when}
-    )
+    return _ADD_RAW.insert(conn, _raw_params(NewRaw(sha256, size, compressed, when)))
 
 
 def raw_bytes(conn: Connection, raw_id: int) -> bytes | None:
@@ -226,17 +224,12 @@ def add_message_to_list(
         params["tid"] = values["thread_id"]
     if new_raw is not None:
         params |= {f"r_{name}": value for name, value in _raw_params(new_raw).items()}
-    pk, raw_id = statement.execute(conn, values | params).fetchone()
-    return pk, raw_id
+    return tuple(statement.execute(conn, values | params).fetchone())  # type: ignore[return-value]
 
 
 def _raw_params(raw: NewRaw) -> dict[str, Any]:
-    return {
-        "sha256": raw.sha256,
-        "size": raw.size,
-        "data": raw.data,
-        "received_at": raw.received_at,
-    }
+    """The raw_messages row of `raw` (its fields are the table's columns)."""
+    return {name: getattr(raw, name) for name in _RAW_COLUMNS}
 
 
 _MESSAGE_IN_LIST: dict[tuple[tuple[str, ...], bool, bool], FastStatement] = {}
