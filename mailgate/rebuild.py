@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 
-from mailgate import search_backlog, search_index
+from mailgate import search_backlog, search_index, store
 from mailgate.bulk import ImportSummary, import_messages
 from mailgate.db import Database
 from mailgate.models import (
@@ -27,7 +27,6 @@ from mailgate.models import (
     RawMessage,
     Recipient,
     SearchBacklog,
-    SearchDoc,
     Thread,
     ThreadList,
     ThreadNode,
@@ -117,6 +116,6 @@ def rebuild_search(db: Database) -> int:
             ).all()
             if not rows:
                 return count
-            conn.execute(insert(SearchDoc.__table__), search_backlog.documents(conn, rows))
+            store.add_search_docs(conn, search_backlog.documents(conn, rows))
             count += len(rows)
             last = rows[-1].id

@@ -115,7 +115,7 @@ def write(conn: Connection, docs: list[dict]) -> None:
             )
             kept = [doc for doc in _on_lists(conn, docs, pks) if doc["message_pk"] in stored]
             if kept:
-                conn.execute(insert(docs_t), kept)
+                store.add_search_docs(conn, kept)
 
 
 def _on_lists(conn: Connection, docs: list[dict], pks: list[int]) -> list[dict]:

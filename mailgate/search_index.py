@@ -11,11 +11,13 @@ PostgreSQL index the same tokens and answer alike. Each `search_docs` row also h
   so list, language and attachment filters are index lookups.
 
 SQLite (schema 0100_search): an external-content FTS5 table `search_fts(subject, body, people,
-recipients, files, meta)` whose rowid is `sort_key`, kept in sync by triggers; a field filter
-is an FTS5 column filter. PostgreSQL: a stored tsvector `search_docs.tsv` (GIN index) holding
-the plain terms of subject, people, files and body, plus field-tagged copies (`zqs` subject,
-`zqf` people, `zqa` files, `zqt` recipients, prefixed to each term) and the meta terms, so a
-field filter is a plain lexeme lookup with no recheck. Words of the form ``zq...`` are
+recipients, files, meta)` whose rowid is `sort_key`; a field filter is an FTS5 column filter.
+New documents enter it by `index_documents`, right after their rows (a batch's terms then make
+one index segment: migration 0830); triggers carry deletes and updates. PostgreSQL: a stored
+tsvector `search_docs.tsv` (GIN index) holding the plain terms of subject, people, files and
+body, plus field-tagged copies (`zqs` subject, `zqf` people, `zqa` files, `zqt` recipients,
+prefixed to each term) and the meta terms, so a field filter is a plain lexeme lookup with no
+recheck. Words of the form ``zq...`` are
 therefore reserved on PostgreSQL. `create_sql` is the first version of the DDL (migration 0001);
 migration 0100_search holds the current one. Called by the ingest pipeline (`terms`,
 `placement`, `add_list`), rebuild, search and moderation.
@@ -24,7 +26,7 @@ migration 0100_search holds the current one. Called by the ingest pipeline (`ter
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, text
@@ -146,6 +148,21 @@ def placement(
         "sort_key": sort_key(date, message_pk),
         "meta": meta(list_ids, has_attachments, language),
     }
+
+
+_FTS_INSERT = (
+    f"INSERT INTO search_fts(rowid, {', '.join(FTS_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * (len(FTS_COLUMNS) + 1))})"
+)
+
+
+def index_documents(conn: Connection, docs: Sequence[Mapping[str, object]]) -> None:
+    """SQLite: add documents just inserted into `search_docs` to the FTS5 index (PostgreSQL
+    indexes its generated column by itself). Every writer of `search_docs` rows calls this
+    (through `mailgate.store.add_search_docs`)."""
+    if docs and conn.dialect.name == "sqlite":
+        rows = [(doc["sort_key"], *(doc[column] for column in FTS_COLUMNS)) for doc in docs]
+        conn.exec_driver_sql(_FTS_INSERT, rows)
 
 
 _META_OF = text("SELECT meta FROM search_docs WHERE message_pk = :pk")

@@ -18,7 +18,7 @@ from typing import Any
 import zstandard
 from sqlalchemy import Connection, DateTime, Integer, bindparam, insert, select, text, update
 
-from mailgate import thread_summary
+from mailgate import search_index, thread_summary
 from mailgate.config import ListConfig
 from mailgate.fastsql import FastStatement
 from mailgate.models import (
@@ -298,15 +298,20 @@ class PendingRows:
     def flush(self, conn: Connection) -> None:
         for statement, rows in self.rows.items():
             if rows:
-                statement.copy(conn, rows)
+                if statement is _ADD_SEARCH:
+                    add_search_docs(conn, rows)
+                else:
+                    statement.copy(conn, rows)
                 rows.clear()
         for extra in self.extras.values():
             extra.flush(conn)
 
 
 def add_search_docs(conn: Connection, rows: Sequence[dict]) -> None:
-    """Write search documents now (a COPY on PostgreSQL)."""
+    """Write search documents now (a COPY on PostgreSQL), and on SQLite their index entries
+    (the only way documents enter `search_docs`)."""
     _ADD_SEARCH.copy(conn, rows)
+    search_index.index_documents(conn, rows)
 
 
 def take_search_docs(pending: PendingRows) -> list[dict]:
