@@ -13,6 +13,7 @@ many rows of a plain INSERT (COPY on PostgreSQL, for the rows of an ingest batch
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -21,6 +22,10 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert
 
 Processor = Callable[[Any], Any]
+# How SQLAlchemy's SQLite DATETIME stores a datetime unless told otherwise.
+_SQLITE_DATETIME_FORMAT = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
 COPY_MIN_ROWS = 8  # fewer rows are inserted one by one (the live path writes one message)
 
 
@@ -41,7 +46,7 @@ class FastStatement:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         processors: dict[str, Processor] = {}
         for bind, name in compiled.bind_names.items():
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            processor = _bind_processor(bind.type.dialect_impl(dialect), dialect)
             if processor is not None:
                 processors[name] = processor
         defaults = {
@@ -169,6 +174,22 @@ class FastStatement:
 
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
         return self.execute(conn, params).rowcount
+
+
+def _bind_processor(impl: Any, dialect: Any) -> Processor | None:
+    """The type's bind processor; for SQLite datetimes in SQLAlchemy's default storage format,
+    one that writes a naive datetime with `datetime.isoformat` (the same text, a tenth of the
+    cost of formatting each field: the writer binds a dozen dates per message)."""
+    processor = impl.bind_processor(dialect)
+    if processor is None or getattr(impl, "_storage_format", None) != _SQLITE_DATETIME_FORMAT:
+        return processor
+
+    def process(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is None:
+            return value.isoformat(" ", "microseconds")
+        return processor(value)
+
+    return process
 
 
 def _type_name(column: Any, conn: Connection) -> str:
