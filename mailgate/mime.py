@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
+from email.policy import Compat32
+from typing import Any
 
 from mailgate.charsets import decode_bytes
 from mailgate.headers import decode_header, safe_text
@@ -35,6 +37,41 @@ _FOOTER_MARKERS = re.compile(
 )
 _FOOTER_RULE = re.compile(r"^_{10,}\s*$", re.M)
 _FOOTER_END = re.compile(r"https?://\S+|\S+@\S+|unsubscribe|désabonn|mailing list", re.I)
+
+
+class _FittingFieldsAsIs(Compat32):
+    """compat32, except that a header field whose lines all fit and hold printable ASCII is
+    written as it is, without building an `email.header.Header` to fold it again: compat32
+    leaves such a field unchanged, and the Header costs most of the time of serialising an
+    attached message (which `_leaf_bytes` does to hash and serve it)."""
+
+    def _fold(self, name: str, value: Any, sanitize: bool) -> str:
+        if self.linesep == "\n" and _fits_as_is(name, value, self.max_line_length):
+            return f"{name}: {value}\n"
+        return super()._fold(name, value, sanitize)
+
+
+def _fits_as_is(name: str, value: Any, limit: int | None) -> bool:
+    """Whether compat32 would write `value` unchanged: printable ASCII (tabs allowed), the
+    first line not blank and, with the field name, within `limit`; each further line starts
+    with a space or tab, is not blank and is within `limit`; no line ends with white space
+    (compat32 drops a trailing space in some places)."""
+    if not isinstance(value, str) or not value.isascii() or limit is None:
+        return False
+    lines = value.split("\n")
+    if len(name) + 2 + len(lines[0]) > limit or not lines[0].strip():
+        return False
+    for number, line in enumerate(lines):
+        if not line.replace("\t", " ").isprintable():
+            return False
+        if number and (not line.strip() or len(line) > limit or line[0] not in " \t"):
+            return False
+        if line[-1] in " \t":
+            return False
+    return True
+
+
+ATTACHED_MESSAGE_POLICY = _FittingFieldsAsIs()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +129,7 @@ def _leaf_bytes(part: Message, ctype: str) -> bytes:
     if ctype in CONTAINER_TYPES:
         inner = part.get_payload()
         if isinstance(inner, list) and inner:
-            return inner[0].as_bytes()
+            return inner[0].as_bytes(policy=ATTACHED_MESSAGE_POLICY)
     payload = part.get_payload(decode=True)
     if isinstance(payload, bytes):
         return payload
