@@ -331,7 +331,11 @@ def guess_language(text: str, default: str) -> str:
     `default` when there is too little evidence or it is not clear enough. French elisions
     (``l'``, ``qu'``...) count as French. (The two stopword sets share no word, and hold
     letters and digits only: each word is counted once.)"""
-    folded = list(map(_FOLDED.__getitem__, tokenize(text[:GUESS_SAMPLE_CHARS])))
+    sample = text[:GUESS_SAMPLE_CHARS]
+    if sample.isascii():  # folding ASCII is lower-casing: once for the sample, not per word
+        folded = tokenize(sample.lower())
+    else:
+        folded = list(map(_FOLDED.__getitem__, tokenize(sample)))
     french = sum(map(_FR_DISTINCTIVE.__contains__, folded))
     english = sum(map(_EN_DISTINCTIVE.__contains__, folded))
     for word in itertools.filterfalse(str.isalnum, folded):

@@ -404,7 +404,9 @@ def test_language_guess_counts_each_word_once() -> None:
 
     rng = random.Random(13)
     vocabulary = [*sorted(fr)[:30], *sorted(en)[:30], "l'équipe", "qu'il", "don't", "réseau", "x"]
-    for _ in range(2000):
+    vocabulary += [*(w.upper() for w in sorted(fr)[:10]), *(w.title() for w in sorted(en)[:10])]
+    vocabulary += ["L'Equipe", "QU'IL", "Don't", "it's", "'quoted'"]
+    for _ in range(4000):
         text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 12)))
         assert guess_language(text, "fr") == reference(text, "fr"), text
         assert guess_language(text, "en") == reference(text, "en"), text
