@@ -31,6 +31,7 @@ MAX_CONTENT_ID_CHARS = 250
 MAX_FOOTER_LINES = 15
 MAX_FOOTER_CHARS = 2_000
 MAX_INLINE_FOOTER_LINES = 6
+MAX_CACHED_CHARSETS = 1_024  # Content-Type values whose charset is remembered
 CONTAINER_TYPES = frozenset({"message/rfc822", "message/global"})
 _FOOTER_MARKERS = re.compile(
     r"mailing list|listinfo|liste de diffusion|mailman/options|unsubscribe|désabonn", re.I
@@ -72,6 +73,7 @@ def _fits_as_is(name: str, value: Any, limit: int | None) -> bool:
 
 
 ATTACHED_MESSAGE_POLICY = _FittingFieldsAsIs()
+_CHARSETS: dict[str, str | None] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +145,24 @@ def part_text(part: Message) -> str:
 
 def _leaf_text(part: Message, ctype: str) -> str:
     raw = _leaf_bytes(part, ctype)
-    text = decode_bytes(raw, part.get_content_charset())
+    text = decode_bytes(raw, content_charset(part))
     return safe_text(text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT_CHARS])
+
+
+def content_charset(part: Message) -> str | None:
+    """`part.get_content_charset()`, remembered for each Content-Type value: reading the
+    parameters is most of its cost, and list mail repeats a few values."""
+    value = part.get("content-type")
+    if not isinstance(value, str):
+        return part.get_content_charset()
+    try:
+        return _CHARSETS[value]
+    except KeyError:
+        charset = part.get_content_charset()
+        if len(_CHARSETS) >= MAX_CACHED_CHARSETS:
+            _CHARSETS.clear()
+        _CHARSETS[value] = charset
+        return charset
 
 
 def is_list_footer(text: str) -> bool:
