@@ -17,10 +17,10 @@ one index segment: migration 0830); triggers carry deletes and updates. PostgreS
 tsvector `search_docs.tsv` (GIN index) holding the plain terms of subject, people, files and
 body, plus field-tagged copies (`zqs` subject, `zqf` people, `zqa` files, `zqt` recipients,
 prefixed to each term) and the meta terms, so a field filter is a plain lexeme lookup with no
-recheck. Words of the form ``zq...`` are
-therefore reserved on PostgreSQL. `create_sql` is the first version of the DDL (migration 0001);
-migration 0100_search holds the current one. Called by the ingest pipeline (`terms`,
-`placement`, `add_list`), rebuild, search and moderation.
+recheck. Words of the form ``zq...`` are therefore reserved on PostgreSQL. `create_sql` is the
+first version of the DDL (migration 0001); migration 0100_search holds the current one.
+Called by the ingest pipeline (`terms`, `placement`, `add_list`), rebuild, search and
+moderation.
 """
 
 from __future__ import annotations
