@@ -257,9 +257,7 @@ def _store_message(
     pk, raw_id = store.add_message_to_list(
         conn, values, ctx.list_id, p.arrival, bump=_bumps(assignment), new_raw=new_raw
     )
-    _raw_kept(p, ctx, where, raw_id, pending)
-    if (cache := pending.extras.get(store_known.KNOWN_KEY)) is not None:
-        cache.stored(p.sha256, raw_id, p.fingerprint)
+    _raw_kept(p, ctx, where, raw_id, pending, p.fingerprint)
     people.add_terms(values["person_id"], ctx.list_id, pk, p.topics)
     body, recipients, attachments = details(p)
     search = search_index.placement(
@@ -292,11 +290,17 @@ def _keep_raw(
 
 
 def _raw_kept(
-    p: Prepared, ctx: ListContext, where: Where, raw_id: int, pending: store.PendingRows
+    p: Prepared,
+    ctx: ListContext,
+    where: Where,
+    raw_id: int,
+    pending: store.PendingRows,
+    fingerprint: str | None = None,
 ) -> None:
-    """Note a raw copy kept for this list: in the chunk cache, and in the delivery ledger."""
+    """Note a raw copy kept for this list (and, for a new message, its `fingerprint`): in the
+    chunk cache, and in the delivery ledger."""
     if (cache := pending.extras.get(store_known.KNOWN_KEY)) is not None:
-        cache.stored(p.sha256, raw_id)
+        cache.stored(p.sha256, raw_id, fingerprint)
     if not where.replay:
         store.record_delivery(pending, raw_id, ctx.list_id, p.arrival, where.source)
 

@@ -121,12 +121,7 @@ def write(conn: Connection, docs: list[dict]) -> None:
 def _on_lists(conn: Connection, docs: list[dict], pks: list[int]) -> list[dict]:
     """`docs` with the markers of every list their message is on now (a cross-post may have
     come since the batch)."""
-    ml = MessageList.__table__
-    lists: dict[int, list[int]] = {}
-    for pk, list_id in conn.execute(
-        select(ml.c.message_pk, ml.c.list_id).where(ml.c.message_pk.in_(pks))
-    ):
-        lists.setdefault(pk, []).append(list_id)
+    lists = _list_ids(conn, pks)
     marked = []
     for doc in docs:
         meta = doc["meta"]
@@ -202,13 +197,18 @@ def _details(conn: Connection, pks: list[int]) -> tuple[dict, dict, dict]:
     ):
         if not cid or not inline:
             files.setdefault(pk, []).append(filename)
-    lists: dict[int, list[int]] = {}
+    return recipients, files, _list_ids(conn, pks)
+
+
+def _list_ids(conn: Connection, pks: list[int]) -> dict[int, list[int]]:
+    """The lists each of these messages is on."""
     ml = MessageList.__table__
+    lists: dict[int, list[int]] = {}
     for pk, list_id in conn.execute(
         select(ml.c.message_pk, ml.c.list_id).where(ml.c.message_pk.in_(pks))
     ):
         lists.setdefault(pk, []).append(list_id)
-    return recipients, files, lists
+    return lists
 
 
 def _document(row: Row, recipients: dict, files: dict, lists: dict) -> dict:
