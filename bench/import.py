@@ -3,13 +3,16 @@
 Usage: python bench/import.py [--archive PATH] [--backend sqlite|postgresql|both] [--jobs N]
 
 Each backend gets a fresh database; the script prints the summary (imported, duplicates,
-quarantined with reasons), the rate, the peak RSS of the importing process and of its worker
-processes, and the rate of a second, no-op import of the same archive.
+quarantined with reasons), the rate, the CPU time per message of the importing process, of
+its workers and, on PostgreSQL, of the local server's processes (with the rate the machine's
+cores allow at that cost: the import is CPU-bound), the peak RSS of the importing process and
+of its worker processes, and the rate of a second, no-op import of the same archive.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -45,7 +48,9 @@ def _run(url: str, archive: Path, jobs: int | None) -> None:
     db = open_database(settings)
     with db.engine.begin() as conn:
         ctx = list_contexts(settings, store.sync_lists(conn, settings.lists))["bench"]
+    server = db.dialect == "postgresql"
     for label in ("import", "re-import"):
+        cpu = _cpu(server)
         start = time.perf_counter()
         summary = import_messages(
             db,
@@ -55,6 +60,7 @@ def _run(url: str, archive: Path, jobs: int | None) -> None:
             workers=jobs,
         )
         elapsed = time.perf_counter() - start
+        cpu = tuple(after - before for after, before in zip(_cpu(server), cpu, strict=True))
         print(
             f"  {label}: {summary.total} messages in {elapsed:.1f} s = "
             f"{summary.total / elapsed:,.0f} msg/s (imported {summary.imported}, duplicates "
@@ -62,8 +68,52 @@ def _run(url: str, archive: Path, jobs: int | None) -> None:
         )
         for reason, count in summary.reasons.items():
             print(f"    quarantined {count}: {reason}")
+        _print_cpu(summary.total, elapsed, *cpu)
     _agreement(db, archive)
     db.dispose()
+
+
+def _cpu(server: bool) -> tuple[float, float, float]:
+    """CPU seconds used so far by this process (the reader and the writer), by its ended
+    child processes (the preparing workers, counted once their pool has shut down) and, if
+    `server`, by the local PostgreSQL server's processes."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = time.process_time()
+    return own, children.ru_utime + children.ru_stime, _server_cpu() if server else 0.0
+
+
+def _server_cpu() -> float:
+    """CPU seconds of the running processes named ``postgres`` (Linux `/proc`; 0 elsewhere).
+    Processes that end during the import (autovacuum workers) are missed."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+        except OSError:  # the process ended meanwhile
+            continue
+        if fields[0].endswith("(postgres"):
+            total += sum(int(tick) for tick in fields[1].split()[11:13])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.0
+
+
+def _print_cpu(messages: int, elapsed: float, own: float, workers: float, server: float) -> None:
+    """Where the CPU went, and the rate the machine's cores allow at that much CPU a message:
+    the import is CPU-bound, so that bound is what a faster import has to lower."""
+    cores = os.cpu_count() or 1
+    total = own + workers + server
+    if not messages or not total:
+        return
+    parts = [
+        f"importer {own / messages * 1e3:.2f}",
+        f"preparing workers {workers / messages * 1e3:.2f}",
+    ]
+    if server:
+        parts.append(f"PostgreSQL server {server / messages * 1e3:.2f}")
+    print(
+        f"    CPU ms/msg: {', '.join(parts)}; {total / elapsed:.2f} of {cores} cores busy; at "
+        f"{total / messages * 1e3:.2f} ms a message, {cores} cores allow at most "
+        f"{cores * messages / total:,.0f} msg/s"
+    )
 
 
 def _agreement(db, archive: Path) -> None:
