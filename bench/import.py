@@ -1,12 +1,16 @@
 """Import benchmark: messages/s and peak RSS importing the openwrt-devel archive.
 
 Usage: python bench/import.py [--archive PATH] [--backend sqlite|postgresql|both] [--jobs N]
+                              [--runs N]
 
 Each backend gets a fresh database; the script prints the summary (imported, duplicates,
 quarantined with reasons), the rate, the CPU time per message of the importing process, of
 its workers and, on PostgreSQL, of the local server's processes (with the rate the machine's
 cores allow at that cost: the import is CPU-bound), the peak RSS of the importing process and
-of its worker processes, and the rate of a second, no-op import of the same archive.
+of its worker processes, and the rate of a second, no-op import of the same archive. With
+`--runs N` it does so N times, one backend after the other in each round, and ends with the
+median import rates and the PostgreSQL ÷ SQLite ratio of each round (this machine's speed
+varies from run to run). Thread agreement is checked in the first round.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -43,12 +48,14 @@ DEFAULT_ARCHIVE = (
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
-def _run(url: str, archive: Path, jobs: int | None) -> None:
+def _run(url: str, archive: Path, jobs: int | None, check_threads: bool = True) -> float:
+    """Import the archive twice into a fresh database; returns the rate of the first import."""
     settings = with_list(Settings(data_dir=Path(tempfile.mkdtemp()), database_url=url), "bench")
     db = open_database(settings)
     with db.engine.begin() as conn:
         ctx = list_contexts(settings, store.sync_lists(conn, settings.lists))["bench"]
     server = db.dialect == "postgresql"
+    rates = []
     for label in ("import", "re-import"):
         cpu = _cpu(server)
         start = time.perf_counter()
@@ -69,8 +76,11 @@ def _run(url: str, archive: Path, jobs: int | None) -> None:
         for reason, count in summary.reasons.items():
             print(f"    quarantined {count}: {reason}")
         _print_cpu(summary.total, elapsed, *cpu)
-    _agreement(db, archive)
+        rates.append(summary.total / elapsed)
+    if check_threads:
+        _agreement(db, archive)
     db.dispose()
+    return rates[0]
 
 
 def _cpu(server: bool) -> tuple[float, float, float]:
@@ -140,25 +150,52 @@ def _drop(name: str) -> None:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def _sqlite(archive: Path, jobs: int | None, first: bool) -> float:
+    print("SQLite:")
+    with tempfile.TemporaryDirectory() as tmp:
+        return _run(f"sqlite:///{tmp}/bench.db", archive, jobs, first)
+
+
+def _postgresql(archive: Path, jobs: int | None, first: bool) -> float:
+    print("PostgreSQL:")
+    url, name = _postgres_url()
+    try:
+        return _run(url, archive, jobs, first)
+    finally:
+        _drop(name)
+
+
+def _summary(rates: dict[str, list[float]]) -> None:
+    """The median, least and greatest import rates of several rounds, and the PostgreSQL ÷
+    SQLite ratio of each round (both ran one after the other, so the machine was alike)."""
+    for backend, values in rates.items():
+        print(
+            f"{backend} import over {len(values)} runs: median {statistics.median(values):,.0f} "
+            f"msg/s (least {min(values):,.0f}, greatest {max(values):,.0f})"
+        )
+    if len(rates) == 2:
+        ratios = ", ".join(f"{pg / lite:.2f}" for lite, pg in zip(*rates.values(), strict=True))
+        print(f"PostgreSQL ÷ SQLite, round by round: {ratios}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--runs", type=int, default=1, help="rounds (each on fresh databases)")
     args = parser.parse_args()
     if not args.archive.exists():
         sys.exit(f"archive not found: {args.archive}")
-    if args.backend in ("sqlite", "both"):
-        print("SQLite:")
-        with tempfile.TemporaryDirectory() as tmp:
-            _run(f"sqlite:///{tmp}/bench.db", args.archive, args.jobs)
-    if args.backend in ("postgresql", "both"):
-        print("PostgreSQL:")
-        url, name = _postgres_url()
-        try:
-            _run(url, args.archive, args.jobs)
-        finally:
-            _drop(name)
+    backends = {"SQLite": _sqlite, "PostgreSQL": _postgresql}
+    if args.backend != "both":
+        backends = {k: v for k, v in backends.items() if k.lower() == args.backend}
+    rates: dict[str, list[float]] = {name: [] for name in backends}
+    for round_number in range(max(args.runs, 1)):
+        for name, run in backends.items():
+            rates[name].append(run(args.archive, args.jobs, round_number == 0))
+    if args.runs > 1:
+        _summary(rates)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak RSS: importer {own:.0f} MB, largest worker {workers:.0f} MB")
