@@ -21,12 +21,14 @@ from mailgate.config import Settings
 from mailgate.db import Database, open_database
 from mailgate.digest_models import DigestRun
 from mailgate.models import Message, Outbox, Quarantine, RawMessage
-from mailgate.moderation import blocks
+from mailgate.moderation import blocks, message_actions
+from mailgate.moderation.authority import Authority
 from mailgate.outbound import build_message, build_prepared, enqueue
 from mailgate.pipeline import ListContext, Outcome, list_contexts
 from tests.mailfactory import make_mail
 from tests.moderation_kit import (
     LISTS,
+    MODERATOR,
     add,
     client,
     found_in,
@@ -137,6 +139,75 @@ def test_redacted_passage_is_gone_everywhere(mdb, msettings, ctxs, config) -> No
                       references=["r1@x"], body=f"Voici le plan.\n{secret}\nMerci.\n")  # fmt: skip
     assert add(mdb, ctxs["dev"], again).outcome is Outcome.DUPLICATE
     assert found_in(surfaces(msettings, mdb, "r2@x", tid, BOB), MARKER) == set()
+
+
+def _quoting_html(mid: str, secret: str) -> bytes:
+    """A reply from an HTML mail client: both alternatives quote Bob's message, the HTML one
+    inside a blockquote with a line break in the middle of the passage."""
+    first, rest = secret.split(" ", 1)
+    msg = EmailMessage()
+    msg["From"] = "Erin <erin@example.org>"
+    msg["To"] = "dev@lists.example.org"
+    msg["Subject"] = "Re: Plan"
+    msg["Date"] = "Mon, 03 Mar 2025 10:20:00 +0000"
+    msg["Message-ID"] = f"<{mid}>"
+    msg["In-Reply-To"] = "<r2@x>"
+    msg["References"] = "<r1@x> <r2@x>"
+    msg.set_content(f"Vu.\n\nBob a écrit :\n> Voici le plan.\n> {first}\n> {rest}\n")
+    msg.add_alternative(
+        f"<p>Vu.</p><blockquote><p>Voici le plan.<br>{first}<br>\n{rest}</p></blockquote>",
+        subtype="html",
+    )
+    return msg.as_bytes()
+
+
+def test_redaction_reaches_the_messages_quoting_the_passage(mdb, msettings, ctxs, config) -> None:  # type: ignore[no-untyped-def]
+    secret = f"mon code {MARKER} 4242 pour la salle du fond"
+    tid = small_thread(mdb, ctxs["dev"], f"Voici le plan.\n{secret}\nMerci.\n")
+    # Carol's client rewrapped the quoted line; the passage spans two quoted lines
+    carol = make_mail("r3@x", "Re: Plan", sender="Carol <carol@example.org>", minutes=9,
+                      in_reply_to="r2@x", references=["r1@x", "r2@x"],
+                      body=f"D'accord, je note.\n\nLe lundi 3 mars, Bob a écrit :\n"
+                           f"> Voici le plan.\n> mon code {MARKER} 4242 pour\n"
+                           f"> la salle du fond\n> Merci.\n")  # fmt: skip
+    assert add(mdb, ctxs["dev"], carol).outcome is Outcome.STORED
+    assert add(mdb, ctxs["dev"], _quoting_html("r5@x", secret)).outcome is Outcome.STORED
+    c = client(msettings, mdb)
+    assert all(MARKER in c.get(links.raw_path(mid)).text for mid in ("r3@x", "r5@x"))
+    output = moderate(config, "redact", "r2@x", secret, "-y")
+    assert "from 2 message(s) quoting it" in output
+    for mid in ("r2@x", "r3@x", "r5@x"):
+        shown = surfaces(msettings, mdb, mid, tid, BOB)
+        assert found_in(shown, MARKER) == set(), mid
+        assert "Voici le plan" in shown["message"], mid
+    carol_page = c.get(links.message_path("r3@x")).text
+    assert "retiré par la modération" in carol_page and "je note" in carol_page
+    assert search_hits(msettings, mdb, MARKER) == []
+    _assert_storage_clean(mdb, msettings)
+
+
+def test_redaction_leaves_other_authors_own_words(mdb, msettings, ctxs) -> None:  # type: ignore[no-untyped-def]
+    secret = f"mon code {MARKER} 4242"
+    small_thread(mdb, ctxs["dev"], f"Voici le plan.\n{secret}\nMerci.\n")
+    # Dave writes the same words himself; Fred quotes Bob from a list the moderator of dev
+    # does not moderate
+    dave = make_mail("r6@x", "Re: Plan", sender="Dave <dave@example.org>", minutes=7,
+                     in_reply_to="r2@x", references=["r1@x", "r2@x"],
+                     body=f"Je répète : {secret}\n")  # fmt: skip
+    fred = make_mail("r7@x", "Re: Plan", sender="Fred <fred@example.org>", minutes=8,
+                     to="annonces@lists.example.org", in_reply_to="r2@x",
+                     references=["r1@x", "r2@x"], body=f"Noté.\n\n> {secret}\n")  # fmt: skip
+    assert add(mdb, ctxs["dev"], dave).outcome is Outcome.STORED
+    assert add(mdb, ctxs["annonces"], fred).outcome is Outcome.STORED
+    who = Authority(actor=f"mail:{MODERATOR}", address=MODERATOR)
+    with mdb.engine.begin() as conn:
+        outcome = message_actions.do_redact(
+            conn, msettings, who, {"message_id": "r2@x", "text": secret}
+        )
+    assert "from 0 message(s) quoting it" in outcome.summary
+    c = client(msettings, mdb)
+    assert MARKER not in c.get(links.message_path("r2@x")).text
+    assert all(MARKER in c.get(links.message_path(mid)).text for mid in ("r6@x", "r7@x"))
 
 
 def _with_attachment(mid: str) -> bytes:

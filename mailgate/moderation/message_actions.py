@@ -35,11 +35,19 @@ def do_unhide(conn: Connection, settings: Settings, who: Authority, args: dict) 
 
 def do_redact(conn: Connection, settings: Settings, who: Authority, args: dict) -> Outcome:
     targets = targets_for(conn, settings, who, arg(args, "message_id"))
-    count = redaction.redact(conn, settings, targets, who.actor, passage=arg(args, "text"))
+    count, quoting = redaction.redact(
+        conn,
+        settings,
+        targets,
+        who.actor,
+        passage=arg(args, "text"),
+        # an author removes their own words wherever they are quoted
+        quotes_allowed=lambda lists: who.author_only or who.moderates(settings, lists),
+    )
     mid = targets[0].message_id
-    details = {"chars": len(args["text"])}
+    details = {"chars": len(args["text"]), "quoting": quoting}
     return Outcome(
-        f"text removed from <{mid}> ({count} message(s))",
+        f"text removed from <{mid}> ({count} message(s)) and from {quoting} message(s) quoting it",
         mid,
         lists_of_targets(targets),
         details,

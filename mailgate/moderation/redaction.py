@@ -5,6 +5,7 @@ visible tombstone), then everything derived is computed again from the new bytes
 ingest pipeline's own `prepare`: body, zones, snippet, subject, attachments, search terms.
 Redaction is therefore irreversible, like erasure: nothing keeps the removed text (only the
 hash of the original bytes, so that ingest drops the original if it is delivered again).
+A passage is also removed where other messages of the thread quote it (`quoted`).
 Called by `actions`.
 """
 
@@ -12,7 +13,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import functools
 import html
+import re
+from collections.abc import Callable
 from email.header import Header
 from email.message import Message as MimeMessage
 
@@ -22,8 +26,8 @@ from mailgate import ids, mime, pipeline, search_index, thread_summary
 from mailgate.config import Settings
 from mailgate.headers import decode_header
 from mailgate.models import Attachment, Body, Message, MessageList, RawMessage, SearchDoc
-from mailgate.moderation import blocks, purge
-from mailgate.moderation.common import ModerationError, Target
+from mailgate.moderation import blocks, purge, quoted
+from mailgate.moderation.common import ModerationError, Target, lists_of
 from mailgate.store import compress, decompress
 
 TOMBSTONE = "[retiré par la modération / removed by the moderators]"
@@ -42,9 +46,12 @@ def _set_text(part: MimeMessage, text: str) -> None:
     part.set_payload(text, "utf-8")
 
 
-def redact_text_bytes(raw: bytes, passage: str) -> bytes | None:
+def redact_text_bytes(
+    raw: bytes, passage: str, html_words: re.Pattern[str] | None = None
+) -> bytes | None:
     """The message with every occurrence of `passage` (in the subject and the text parts)
-    replaced by the tombstone; None when the passage is not there."""
+    replaced by the tombstone, and in HTML parts every match of `html_words` too; None when
+    the passage is not there."""
     msg, changed = _parse(raw), False
     subject = decode_header(msg.get("Subject"))
     if passage in subject:
@@ -60,6 +67,8 @@ def redact_text_bytes(raw: bytes, passage: str) -> bytes | None:
         new = text.replace(passage, TOMBSTONE)
         if part.get_content_subtype() == "html":
             new = new.replace(html.escape(passage), html.escape(TOMBSTONE))
+            if html_words is not None:
+                new = html_words.sub(html.escape(TOMBSTONE), new)
         if new != text:
             _set_text(part, new)
             changed = True
@@ -137,7 +146,7 @@ def rederive(conn: Connection, settings: Settings, pk: int, raw: bytes) -> None:
 
 
 def _rewrite_copies(
-    conn: Connection, pk: int, passage: str | None, position: int | None
+    conn: Connection, pk: int, rewrite: Callable[[bytes], bytes | None]
 ) -> tuple[list[str], bytes | None]:
     """Rewrite every raw copy of a message; (hashes of the copies changed, new primary copy)."""
     old_shas, new_primary = [], None
@@ -146,17 +155,48 @@ def _rewrite_copies(
         sha, data = conn.execute(
             select(raw_t.c.sha256, raw_t.c.data).where(raw_t.c.id == raw_id)
         ).one()
-        raw = decompress(data)
-        if passage is not None:
-            new = redact_text_bytes(raw, passage)
-        else:
-            new = redact_part_bytes(raw, position or 0)
+        new = rewrite(decompress(data))
         if new is None:
             continue
         _store_raw(conn, raw_id, new)
         old_shas.append(sha)
         new_primary = new if raw_id == primary else new_primary
     return old_shas, new_primary
+
+
+def _redact_one(
+    conn: Connection,
+    settings: Settings,
+    pk: int,
+    rewrite: Callable[[bytes], bytes | None],
+    actor: str,
+) -> bool:
+    """Rewrite a message's copies, block the old bytes and derive it again; False when no
+    copy changed."""
+    old_shas, new_primary = _rewrite_copies(conn, pk, rewrite)
+    if not old_shas:
+        return False
+    fingerprint = conn.execute(select(msgs_t.c.fingerprint).where(msgs_t.c.id == pk)).scalar()
+    blocks.block_hashes(conn, old_shas, [fingerprint], actor)
+    if new_primary is not None:
+        rederive(conn, settings, pk, new_primary)
+    return True
+
+
+def _text_rewrite(
+    occurrences: list[str], html_words: re.Pattern[str] | None = None
+) -> Callable[[bytes], bytes | None]:
+    """A rewrite of raw bytes removing each of `occurrences`; it gives None when none is there."""
+
+    def rewrite(raw: bytes) -> bytes | None:
+        changed = False
+        for occurrence in occurrences:
+            new = redact_text_bytes(raw, occurrence, html_words)
+            if new is not None:
+                raw, changed = new, True
+        return raw if changed else None
+
+    return rewrite
 
 
 def redact(
@@ -167,26 +207,44 @@ def redact(
     *,
     passage: str | None = None,
     position: int | None = None,
-) -> int:
+    quotes_allowed: Callable[[tuple[str, ...]], bool] | None = None,
+) -> tuple[int, int]:
     """Redact a passage or the attachment at `position` from these messages (every stored
-    copy); returns how many messages changed. An error when nothing matched."""
+    copy); a passage also from where other messages of their threads quote it, on the lists
+    `quotes_allowed` accepts. Returns how many messages changed: named, quoting. An error
+    when nothing matched."""
     if passage is not None and len(passage.strip()) < MIN_REDACTION_CHARS:
         raise ModerationError(f"the text to remove must have {MIN_REDACTION_CHARS}+ characters")
-    changed = 0
-    for target in targets:
-        old_shas, new_primary = _rewrite_copies(conn, target.pk, passage, position)
-        if not old_shas:
-            continue
-        fingerprint = conn.execute(
-            select(msgs_t.c.fingerprint).where(msgs_t.c.id == target.pk)
-        ).scalar()
-        blocks.block_hashes(conn, old_shas, [fingerprint], actor)
-        if new_primary is not None:
-            rederive(conn, settings, target.pk, new_primary)
-        changed += 1
+    if passage is not None:
+        rewrite = _text_rewrite([passage], quoted.html_pattern(passage))
+    else:
+        rewrite = functools.partial(redact_part_bytes, position=position or 0)
+    changed = sum(_redact_one(conn, settings, t.pk, rewrite, actor) for t in targets)
     if not changed:
         what = "the text" if passage is not None else f"attachment {position}"
         raise ModerationError(f"{what} was not found in the message")
-    if passage is not None:  # the request itself, mail and confirmation, held the passage
-        purge.scrub_copies(conn, purge.needles_for([], [passage], MIN_REDACTION_CHARS))
-    return changed
+    if passage is None:
+        return changed, 0
+    quoting = _redact_quotes(conn, settings, targets, passage, actor, quotes_allowed)
+    # the request itself, mail and confirmation, held the passage
+    purge.scrub_copies(conn, purge.needles_for([], [passage], MIN_REDACTION_CHARS))
+    return changed, quoting
+
+
+def _redact_quotes(
+    conn: Connection,
+    settings: Settings,
+    targets: list[Target],
+    passage: str,
+    actor: str,
+    allowed: Callable[[tuple[str, ...]], bool] | None,
+) -> int:
+    """Remove the passage where other messages of the targets' threads quote it."""
+    found = quoted.find(conn, [t.thread_id for t in targets], [t.pk for t in targets], passage)
+    names = lists_of(conn, list(found)) if found else {}
+    html_words = quoted.html_pattern(passage)
+    return sum(
+        _redact_one(conn, settings, pk, _text_rewrite(matches, html_words), actor)
+        for pk, matches in found.items()
+        if allowed is None or allowed(names.get(pk, ()))
+    )
