@@ -15,12 +15,14 @@ from sqlalchemy import func, select
 from digest.periods import due_period, latest_instant, parse_weekday, zone
 from digest.send import run_digests
 from mailgate import prefs, store
+from mailgate.commands.worker import run_once
 from mailgate.config import Settings
 from mailgate.db import Database
 from mailgate.digest_models import DigestRun
 from mailgate.models import Outbox
 from mailgate.pipeline import list_contexts
 from tests import digest_archive as da
+from tests.commands_support import Mail, outbox, queue
 from tests.relay_sink import Received, RelaySink
 
 
@@ -48,6 +50,27 @@ def _digest_for(sink: RelaySink, address: str) -> Received:
     return got[0]
 
 
+def test_unsubscribe_by_mail_from_the_list_unsubscribe_header(
+    archive: da.Archive, sink: RelaySink
+) -> None:
+    """A mail program that unsubscribes by mail sends the mailto: URI's subject to the command
+    address; the digest stops once the reader confirms by reply."""
+    _send(archive)
+    header = _digest_for(sink, da.READER).message["List-Unsubscribe"]
+    mailto = urlsplit(header.split(", ")[1].strip("<>"))
+    assert mailto.scheme == "mailto"
+    command = Mail(subject=parse_qs(mailto.query)["subject"][0], sender=da.READER,
+                   to=mailto.path, mid="unsub@example.org")  # fmt: skip
+    queue(archive.db, archive.settings, command)
+    assert run_once(archive.db, archive.settings).counts == {"confirmation": 1}
+    [(_, ask)] = [(r, m) for r, m in outbox(archive.db) if str(m["Subject"]).startswith("Conf")]
+    reply = Mail(subject=f"Re: {ask['Subject']}", sender=da.READER, mid="yes@example.org")
+    queue(archive.db, archive.settings, reply)
+    assert run_once(archive.db, archive.settings).counts == {"confirmed": 1}
+    with archive.db.engine.connect() as conn:
+        assert [s.frequency for s in prefs.subscriptions_of(conn, da.READER)] == ["off"]
+
+
 def _parts(item: Received) -> tuple[str, str]:
     msg = item.message
     return msg.get_body(("plain",)).get_content(), msg.get_body(("html",)).get_content()
@@ -61,7 +84,8 @@ def test_digest_headers_parts_and_links(archive: da.Archive, sink: RelaySink) ->
     assert item.recipients == [da.READER] and msg["To"] == da.READER
     token = archive.db.engine.connect().scalar(select(prefs.subs_t.c.token))
     unsubscribe = f"http://archive.test/digest/unsubscribe/{token}"
-    assert msg["List-Unsubscribe"].strip() == f"<{unsubscribe}>"
+    mailto = "mailto:mailgate@lists.example.org?subject=unsubscribe"
+    assert msg["List-Unsubscribe"].strip() == f"<{unsubscribe}>, <{mailto}>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert msg["List-Id"] == "Digest <digest.lists.example.org>"
     assert msg["List-Archive"] == "<http://archive.test/>"
