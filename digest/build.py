@@ -214,5 +214,8 @@ class Builder:
         return Built(due, len(selection.threads), message, rendered.text)
 
     def language(self, sub: prefs.Subscription) -> str:
+        """The reader's own language, else the list's (one-list digest), else the default."""
+        if sub.language:
+            return sub.language
         lst = self.settings.list_by_name(sub.list_name) if sub.list_name else None
         return lst.language if lst is not None else self.settings.language

@@ -1,7 +1,8 @@
 """Digest wording in French and English, and dates in the reader's time zone (pure).
 
 Templates call `t("key")` for fixed text and `t.n(count, "key")` for counted text; the
-language is the list's for a one-list digest, else the configured `language`. Called by
+language is the reader's own (the one they asked for their digest in), else the list's for a
+one-list digest, else the configured `language`. Called by
 `digest.render` and `digest.compose`.
 """
 

@@ -16,7 +16,7 @@ import click
 from mailgate import prefs
 from mailgate.cli_runtime import Runtime, configured_or_fail, emit_json, with_runtime
 from mailgate.cli_serve import add_service
-from mailgate.config import ConfigError
+from mailgate.config import LANGUAGES, ConfigError
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -48,7 +48,8 @@ def _describe(sub: prefs.Subscription) -> str:
         "off": "off",
     }[sub.frequency]
     tz = f" ({sub.timezone})" if sub.frequency != "off" else ""
-    return f"{sub.address}  {scope}: {when}{tz}"
+    language = f", in {sub.language}" if sub.language and sub.frequency != "off" else ""
+    return f"{sub.address}  {scope}: {when}{tz}{language}"
 
 
 def _weekday(value: str | None) -> int | None:
@@ -70,6 +71,12 @@ def _weekday(value: str | None) -> int | None:
 @click.option("--day", default=None, help="Weekly digests: mon, tue, ... sun.")
 @click.option("--hour", type=click.IntRange(0, 23), default=None, help="Local hour (0-23).")
 @click.option("--tz", "timezone", default=None, help="Time zone, e.g. Europe/Paris.")
+@click.option(
+    "--language",
+    type=click.Choice(LANGUAGES),
+    default=None,
+    help="The digest's language (default: the list's, else the configured language).",
+)
 @with_runtime
 def subscribe_cmd(
     runtime: Runtime,
@@ -79,6 +86,7 @@ def subscribe_cmd(
     day: str | None,
     hour: int | None,
     timezone: str | None,
+    language: str | None,
 ) -> None:
     """Subscribe ADDRESS to a daily or weekly digest (or change its schedule)."""
     if frequency is None:
@@ -90,7 +98,7 @@ def subscribe_cmd(
         with runtime.db.engine.begin() as conn:
             sub = prefs.set_digest(
                 conn, address, frequency, list_name=name, weekday=weekday, hour=hour,
-                timezone=timezone,
+                timezone=timezone, language=language,
             )  # fmt: skip
     except prefs.PrefsError as exc:
         raise click.ClickException(str(exc)) from None
@@ -136,7 +144,8 @@ def list_cmd(runtime: Runtime, address: str | None, as_json: bool) -> None:
         if as_json:
             emit_json(
                 {"address": sub.address, "list": sub.list_name, "frequency": sub.frequency,
-                 "weekday": sub.weekday, "hour": sub.hour, "timezone": sub.timezone}
+                 "weekday": sub.weekday, "hour": sub.hour, "timezone": sub.timezone,
+                 "language": sub.language}
             )  # fmt: skip
         else:
             click.echo(_describe(sub))

@@ -369,6 +369,8 @@ class Subscription(Base):
     weekday: Mapped[int] = mapped_column(Integer, default=0)
     hour: Mapped[int] = mapped_column(Integer, default=8)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    # the language the reader asked in; None: the list's, else the configured one
+    language: Mapped[str | None] = mapped_column(String(2), nullable=True, default=None)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from mailgate.config import LANGUAGES
 from mailgate.models import Subscription as SubscriptionRow
 from mailgate.models import ThreadPref
 from mailgate.store import utcnow
@@ -46,6 +47,7 @@ class Subscription:
     hour: int
     timezone: str
     token: str
+    language: str | None = None  # None: the list's language, else the configured one
 
 
 def _row(row: object) -> Subscription:
@@ -58,10 +60,15 @@ def _row(row: object) -> Subscription:
         hour=row.hour,  # type: ignore[attr-defined]
         timezone=row.timezone,  # type: ignore[attr-defined]
         token=row.token,  # type: ignore[attr-defined]
+        language=row.language,  # type: ignore[attr-defined]
     )
 
 
-def _validate(frequency: str, weekday: int | None, hour: int | None, tz: str | None) -> None:
+def _validate(
+    frequency: str, weekday: int | None, hour: int | None, tz: str | None, language: str | None
+) -> None:
+    if language is not None and language not in LANGUAGES:
+        raise PrefsError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
     if frequency not in FREQUENCIES:
         raise PrefsError(f"frequency must be one of {', '.join(FREQUENCIES)}, not {frequency!r}")
     if weekday is not None and not 0 <= weekday < DAYS_PER_WEEK:
@@ -90,15 +97,15 @@ def set_digest(
     weekday: int | None = None,
     hour: int | None = None,
     timezone: str | None = None,
+    language: str | None = None,
 ) -> Subscription:
     """Create or change a reader's digest setting; unspecified fields keep their value."""
-    _validate(frequency, weekday, hour, timezone)
+    _validate(frequency, weekday, hour, timezone, language)
     address = address.strip().lower()
     now = utcnow()
     changes = {"frequency": frequency, "updated_at": now}
-    for key, value in (("weekday", weekday), ("hour", hour), ("timezone", timezone)):
-        if value is not None:
-            changes[key] = value
+    given = {"weekday": weekday, "hour": hour, "timezone": timezone, "language": language}
+    changes |= {key: value for key, value in given.items() if value is not None}
     if _find(conn, address, list_name) is None:
         conn.execute(
             insert(subs_t).values(

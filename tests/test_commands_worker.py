@@ -225,6 +225,28 @@ def test_french_commands_get_french_replies(cdb, cset) -> None:
     assert listfr["List-Id"] == "<annonces.lists.example.org>"
 
 
+def _confirm_all(cdb, cset) -> None:  # type: ignore[no-untyped-def]
+    run_once(cdb, cset)
+    for n, (_, msg) in enumerate(outbox(cdb)):
+        queue(cdb, cset, Mail(subject=f"Re: {msg['Subject']}", mid=f"yes-{n}@x"))
+    run_once(cdb, cset)
+
+
+def test_the_digest_is_written_in_the_language_the_reader_asked_in(cdb, cset) -> None:
+    queue(cdb, cset, Mail(subject="résumé quotidien dev", mid="l1@x"))  # dev is in English
+    queue(cdb, cset, Mail(subject="subscribe annonces", mid="l2@x"))  # annonces is in French
+    _confirm_all(cdb, cset)
+    with cdb.engine.connect() as conn:
+        found = {s.list_name: s.language for s in prefs.subscriptions_of(conn, ALICE)}
+    assert found == {"dev": "fr", "annonces": "en"}
+    queue(cdb, cset, Mail(subject="digest off dev", mid="l3@x"))  # no language of its own
+    queue(cdb, cset, Mail(subject="digest daily dev", mid="l4@x"))
+    _confirm_all(cdb, cset)
+    with cdb.engine.connect() as conn:
+        found = {s.list_name: s.language for s in prefs.subscriptions_of(conn, ALICE)}
+    assert found == {"dev": "en", "annonces": "en"}
+
+
 def test_nothing_understood_gets_help(cdb, cset) -> None:
     queue(cdb, cset, Mail(subject="Question", body="Could you add me please?"))
     run_once(cdb, cset)

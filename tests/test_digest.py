@@ -178,6 +178,23 @@ def test_french_digest(archive: da.Archive, sink: RelaySink) -> None:
     assert "du 3 mars 2025 au 4 mars 2025" in text
 
 
+def test_a_reader_gets_the_digest_in_their_own_language(
+    archive: da.Archive, sink: RelaySink
+) -> None:
+    """The language a reader asked in beats the list's and the configured one."""
+    with archive.db.engine.begin() as conn:
+        prefs.set_digest(conn, "zoe@example.org", "daily", list_name="dev", hour=8, language="fr")
+        prefs.set_digest(conn, da.READER, "daily", language="en")
+    _send(archive)
+    zoe = _digest_for(sink, "zoe@example.org")
+    assert zoe.message["Subject"].startswith("Résumé quotidien")  # dev is an English list
+    assert 'lang="fr"' in _parts(zoe)[1]
+    reader = _digest_for(sink, da.READER)
+    assert reader.message["Subject"].startswith("Daily digest")  # French by configuration
+    with archive.db.engine.begin() as conn, pytest.raises(prefs.PrefsError, match="language"):
+        prefs.set_digest(conn, da.READER, "daily", language="de")
+
+
 def test_template_override(archive: da.Archive, sink: RelaySink, tmp_path: Path) -> None:
     (tmp_path / "subject.txt").write_text("Custom {{ threads|length }} for {{ address }}")
     settings = da.with_relay(archive.settings, sink.port, templates=str(tmp_path))

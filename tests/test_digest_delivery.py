@@ -141,19 +141,20 @@ def test_cli_subscriptions(archive: da.Archive, tmp_path: Path) -> None:
         return runner.invoke(main, ["digest", *args, "--config", config])
 
     result = run("subscribe", "Max@Example.org", "--list", "dev", "--weekly", "--day", "fri",
-                 "--hour", "7", "--tz", "America/New_York")  # fmt: skip
+                 "--hour", "7", "--tz", "America/New_York", "--language", "fr")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "max@example.org  dev: weekly on fri at 07:00 (America/New_York)" in result.output
+    assert "max@example.org  dev: weekly on fri at 07:00 (America/New_York), in fr" in result.output
     listed = run("list", "--json")
     rows = [json.loads(line) for line in listed.output.splitlines()]
     assert {"address": "max@example.org", "list": "dev", "frequency": "weekly", "weekday": 4,
-            "hour": 7, "timezone": "America/New_York"} in rows  # fmt: skip
+            "hour": 7, "timezone": "America/New_York", "language": "fr"} in rows  # fmt: skip
     for args, message in (
         (("subscribe", "not-an-address", "--daily"), "is not an e-mail address"),
         (("subscribe", "a@example.org", "--daily", "--list", "nope"), "unknown list"),
         (("subscribe", "a@example.org", "--weekly", "--day", "someday"), "unknown day"),
         (("subscribe", "a@example.org", "--daily", "--tz", "Mars/Olympus"), "unknown time zone"),
         (("subscribe", "a@example.org"), "choose --daily or --weekly"),
+        (("subscribe", "a@example.org", "--daily", "--language", "de"), "'de' is not one of"),
         (("unsubscribe", "nobody@example.org"), "has no such active digest"),
     ):
         result = run(*args)

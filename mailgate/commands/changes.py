@@ -144,7 +144,8 @@ def _ask_digest(ctx: Context, args: DigestArgs, frequency: str) -> Reply:
     name = _list_name(ctx, args.list_name)
     if name is None:
         return Reply(ctx.t("unknown_list", name=args.list_name or ctx.request.list_name))
-    params = {"list_name": name, "frequency": frequency, "weekday": args.weekday, "hour": args.hour}
+    params = {"list_name": name, "frequency": frequency, "weekday": args.weekday, "hour": args.hour,
+              "digest_language": args.language}  # fmt: skip
     summary = describe_digest(ctx.language, frequency, name, params)
     return _ask(ctx, DIGEST_ACTION, params, summary)
 
@@ -165,7 +166,7 @@ def do_subscribe(ctx: Context, command: Command) -> Reply:
     if len(words) > 1:
         return Reply(ctx.t("bad_args", word=words[1], line=command.line))
     frequency = SUBSCRIBE_FREQUENCY if command.name == "subscribe" else "off"
-    args = DigestArgs(frequency, words[0] if words else None)
+    args = DigestArgs(frequency, words[0] if words else None, language=command.language)
     return _ask_digest(ctx, args, frequency)
 
 
@@ -190,6 +191,7 @@ def apply_digest(conn: Connection, settings: Settings, address: str, params: dic
     prefs.set_digest(
         conn, address, params["frequency"], list_name=name,
         weekday=params.get("weekday"), hour=params.get("hour"),
+        language=params.get("digest_language"),  # the language the reader asked in
     )  # fmt: skip
     return describe_digest(language, params["frequency"], name, params)
 
