@@ -172,7 +172,8 @@ follow / mute             sent as a reply to a list message (or followed by the 
                           message): get / stop getting that thread in your digest
                           (also: suivre / ignorer; unfollow clears either)
 digest daily|weekly|off [LIST]
-                          your digest, of one list or of every list you can read
+                          your digest, of one list or of every list you can read,
+                          written in the language of your command
                           e.g. digest weekly monday 8h
 digest                    your current digest settings
 subscribe / unsubscribe [LIST]
@@ -196,7 +197,8 @@ suivre / ignorer          en réponse à un message de la liste (ou suivi du lie
                           message) : recevoir / ne plus recevoir cette discussion dans votre
                           résumé ; « ne plus suivre » annule l'un ou l'autre
 résumé quotidien|hebdomadaire|arrêt [LISTE]
-                          votre résumé, d'une liste ou de toutes celles que vous lisez
+                          votre résumé, d'une liste ou de toutes celles que vous lisez,
+                          rédigé dans la langue de votre commande
                           ex. : résumé hebdomadaire lundi 8h
 résumé                    vos réglages actuels
 abonner / désabonner [LISTE]
