@@ -215,8 +215,9 @@ def redact(
     when nothing matched."""
     if passage is not None and len(passage.strip()) < MIN_REDACTION_CHARS:
         raise ModerationError(f"the text to remove must have {MIN_REDACTION_CHARS}+ characters")
+    html_words = quoted.html_pattern(passage) if passage is not None else None
     if passage is not None:
-        rewrite = _text_rewrite([passage], quoted.html_pattern(passage))
+        rewrite = _text_rewrite([passage], html_words)
     else:
         rewrite = functools.partial(redact_part_bytes, position=position or 0)
     changed = sum(_redact_one(conn, settings, t.pk, rewrite, actor) for t in targets)
@@ -225,7 +226,7 @@ def redact(
         raise ModerationError(f"{what} was not found in the message")
     if passage is None:
         return changed, 0
-    quoting = _redact_quotes(conn, settings, targets, passage, actor, quotes_allowed)
+    quoting = _redact_quotes(conn, settings, targets, passage, html_words, actor, quotes_allowed)
     # the request itself, mail and confirmation, held the passage
     purge.scrub_copies(conn, purge.needles_for([], [passage], MIN_REDACTION_CHARS))
     return changed, quoting
@@ -236,13 +237,14 @@ def _redact_quotes(
     settings: Settings,
     targets: list[Target],
     passage: str,
+    html_words: re.Pattern[str] | None,
     actor: str,
     allowed: Callable[[tuple[str, ...]], bool] | None,
 ) -> int:
-    """Remove the passage where other messages of the targets' threads quote it."""
+    """Remove the passage where other messages of the targets' threads quote it (in HTML
+    parts, every match of `html_words`)."""
     found = quoted.find(conn, [t.thread_id for t in targets], [t.pk for t in targets], passage)
     names = lists_of(conn, list(found)) if found else {}
-    html_words = quoted.html_pattern(passage)
     return sum(
         _redact_one(conn, settings, pk, _text_rewrite(matches, html_words), actor)
         for pk, matches in found.items()
